@@ -1,0 +1,76 @@
+// brokerd client library: the producer and query API.
+//
+//   auto client = brokerd::Client::connect({.server = "127.0.0.1:7411"});
+//   if (!client.ok()) { ... client.status().to_string() ... }
+//   auto task = (*client)->enqueue({.name = "add", .args = {2, 3}});
+//   auto done = (*client)->wait(task->id, std::chrono::seconds(10));
+//   if (done.ok() && done->state == brokerd::TaskState::kSuccess) use(done->result());
+//
+// A Client owns one TCP connection and one background I/O thread. Every method is
+// thread-safe; calls from many threads are pipelined on the one connection. Blocking
+// calls return when the reply arrives, the request timeout passes, or the connection
+// is lost. wait() does not poll: the broker pushes the result when it is stored.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "brokerd/status.h"
+#include "brokerd/task.h"
+
+namespace brokerd {
+
+struct ClientOptions {
+  // HOST:PORT of the broker.
+  std::string server = "127.0.0.1:7411";
+  // Shown to operators; recorded as the worker of tasks this connection runs.
+  std::string client_name = "brokerd-client";
+  std::chrono::milliseconds connect_timeout{5000};
+  // Deadline for one request's reply (wait() uses its own timeout instead).
+  std::chrono::milliseconds request_timeout{30000};
+};
+
+// Reads $BROKERD_SERVER, falling back to "127.0.0.1:7411".
+std::string default_server_address();
+
+class Client {
+ public:
+  // Connects and performs the handshake.
+  static Result<std::unique_ptr<Client>> connect(const ClientOptions& options);
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // Enqueues one task. Returns once the broker has stored it durably.
+  Result<EnqueueReceipt> enqueue(const TaskRequest& request);
+  // Enqueues many tasks in one request, all or none.
+  Result<std::vector<EnqueueReceipt>> enqueue_batch(const std::vector<TaskRequest>& requests);
+  // Pipelined enqueue: returns at once; `done` runs on the client's I/O thread with the
+  // outcome. Keep `done` short; do not call blocking Client methods from it.
+  void enqueue_async(const TaskRequest& request, std::function<void(Result<EnqueueReceipt>)> done);
+
+  // The task's current record; kNotFound for an id the broker never saw.
+  Result<TaskInfo> get_task(const std::string& id);
+  // Blocks until the task is SUCCESS, FAILURE or REVOKED, or `timeout` passes (kTimeout).
+  Result<TaskInfo> wait(const std::string& id, std::chrono::milliseconds timeout);
+
+  // Depths and counters of the named queues (all known queues when empty).
+  Result<std::vector<QueueInfo>> queue_stats(const std::vector<std::string>& queues = {});
+
+  // Round trip to the broker.
+  Status ping();
+
+  // False once the connection is lost; a lost Client does not reconnect.
+  bool connected() const;
+
+  class Impl;
+
+ private:
+  explicit Client(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace brokerd

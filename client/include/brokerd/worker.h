@@ -1,0 +1,109 @@
+// brokerd client library: the worker runtime.
+//
+//   brokerd::Worker worker({.server = "127.0.0.1:7411", .queues = {"default"}, .concurrency = 4});
+//   worker.register_task("add", [](brokerd::TaskContext& task) {
+//     return task.args()[0].get<int>() + task.args()[1].get<int>();
+//   });
+//   worker.run();  // until stop() is called, e.g. from a signal handler thread
+//
+// A Worker keeps one connection to the broker, consumes from its queues with a prefetch
+// credit, runs handlers on `concurrency` threads, heartbeats its leases, and reports each
+// outcome. A handler's return value becomes the SUCCESS result; an exception it throws
+// becomes FAILURE (retried by the broker if the task's retry policy allows) with the
+// exception's message; TaskContext::retry() asks for a retry after a countdown. A task
+// name with no handler fails with error type "NotRegistered". If the connection drops,
+// the broker requeues the worker's tasks and the worker reconnects with backoff.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "brokerd/status.h"
+
+namespace brokerd {
+
+// Thrown by TaskContext::retry(); the runtime turns it into a retry request. Handlers
+// that catch everything should rethrow it.
+class RetryRequested : public std::runtime_error {
+ public:
+  RetryRequested(std::chrono::milliseconds countdown, const std::string& reason)
+      : std::runtime_error(reason), countdown_(countdown) {}
+  std::chrono::milliseconds countdown() const { return countdown_; }
+
+ private:
+  std::chrono::milliseconds countdown_;
+};
+
+// What a handler sees of the task it runs. Valid only during the handler call.
+class TaskContext {
+ public:
+  virtual ~TaskContext() = default;
+  virtual const std::string& id() const = 0;
+  virtual const std::string& name() const = 0;
+  virtual const std::string& queue() const = 0;
+  virtual const nlohmann::json& args() const = 0;    // positional arguments (an array)
+  virtual const nlohmann::json& kwargs() const = 0;  // keyword arguments (an object)
+  virtual uint32_t attempt() const = 0;              // 1 on the first delivery
+  virtual uint32_t retries() const = 0;              // retries already made
+  virtual uint32_t max_retries() const = 0;
+  // True once the worker is stopping; long handlers may finish early.
+  virtual bool stop_requested() const = 0;
+
+  // Ends the handler and asks the broker to retry after `countdown` (0: the task's
+  // backoff policy). Counts against max_retries; with none left the task is FAILURE.
+  [[noreturn]] void retry(std::chrono::milliseconds countdown = std::chrono::milliseconds(0),
+                          const std::string& reason = "retry requested") {
+    throw RetryRequested(countdown, reason);
+  }
+};
+
+// Returns the task's result (any JSON value) or throws to fail it.
+using TaskHandler = std::function<nlohmann::json(TaskContext&)>;
+
+struct WorkerOptions {
+  std::string server = "127.0.0.1:7411";
+  std::string name = "brokerd-worker";  // shown to operators and stored on tasks it runs
+  std::vector<std::string> queues = {"default"};
+  unsigned concurrency = 1;             // handler threads
+  unsigned prefetch = 0;                // unfinished deliveries allowed; 0 = concurrency
+  std::chrono::milliseconds lease{30000};  // heartbeats are sent every lease/3
+  std::chrono::milliseconds reconnect_backoff_max{5000};
+};
+
+class Worker {
+ public:
+  explicit Worker(WorkerOptions options);
+  ~Worker();  // stops and joins if still running
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // Register before start()/run(). A later registration of the same name replaces it.
+  void register_task(const std::string& name, TaskHandler handler);
+
+  // Connects and starts consuming in background threads. Fails if the first connection
+  // cannot be made; later connection losses are retried until stop().
+  Status start();
+  // start(), then blocks until stop() has finished.
+  Status run();
+  // Graceful stop: no new deliveries are taken, running handlers finish and their
+  // outcomes are reported, deliveries not yet started go back to the broker (it
+  // requeues them when the connection closes). Safe to call from any thread, and more
+  // than once. Blocks until done unless called from a handler.
+  void stop();
+
+  // Tasks this worker has completed (any outcome) since start; for tests and status.
+  uint64_t completed_count() const;
+
+  class Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace brokerd
