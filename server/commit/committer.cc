@@ -1,0 +1,126 @@
+#include "commit/committer.h"
+
+#include <chrono>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+
+namespace brokerd::server {
+
+bool parse_sync_policy(std::string_view text, SyncPolicy& out) {
+  if (text == "always") out = SyncPolicy::kAlways;
+  else if (text == "interval") out = SyncPolicy::kInterval;
+  else if (text == "none") out = SyncPolicy::kNone;
+  else return false;
+  return true;
+}
+
+const char* sync_policy_name(SyncPolicy policy) {
+  switch (policy) {
+    case SyncPolicy::kAlways: return "always";
+    case SyncPolicy::kInterval: return "interval";
+    case SyncPolicy::kNone: return "none";
+  }
+  return "unknown";
+}
+
+Committer::Committer(Storage& storage, SyncPolicy policy, int64_t interval_ms)
+    : storage_(storage), policy_(policy), interval_ms_(interval_ms < 1 ? 1 : interval_ms) {}
+
+Committer::~Committer() { stop(); }
+
+void Committer::start() {
+  if (policy_ == SyncPolicy::kAlways) thread_ = std::thread([this] { run_always(); });
+  if (policy_ == SyncPolicy::kInterval) thread_ = std::thread([this] { run_interval(); });
+}
+
+void Committer::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  // Whatever is still waiting is released by one last sync.
+  const uint64_t target = storage_.last_written_seq();
+  const bool ok = storage_.sync().ok();
+  std::deque<std::pair<uint64_t, Continuation>> rest;
+  {
+    std::lock_guard lock(mutex_);
+    durable_seq_ = target;
+    rest.swap(waiting_);
+  }
+  for (auto& [ticket, done] : rest) done(ok);
+}
+
+void Committer::after_durable(uint64_t ticket, Continuation done) {
+  if (policy_ != SyncPolicy::kAlways) {
+    done(true);
+    return;
+  }
+  {
+    std::lock_guard lock(mutex_);
+    if (ticket <= durable_seq_) {
+      // Already covered by a finished sync.
+    } else if (!stopping_) {
+      waiting_.emplace_back(ticket, std::move(done));
+      wake_.notify_one();
+      return;
+    }
+  }
+  done(true);
+}
+
+void Committer::run_always() {
+  std::vector<Continuation> released;
+  while (true) {
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [&] { return stopping_ || !waiting_.empty(); });
+      if (stopping_) return;
+    }
+    const uint64_t target = storage_.last_written_seq();
+    const auto started = std::chrono::steady_clock::now();
+    Status s = storage_.sync();
+    const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
+                            std::chrono::steady_clock::now() - started)
+                            .count();
+    if (!s.ok()) spdlog::error("fsync failed; confirmations are withheld: {}", s.message());
+    {
+      std::lock_guard lock(mutex_);
+      if (s.ok()) durable_seq_ = target;
+      while (!waiting_.empty() && waiting_.front().first <= target) {
+        released.push_back(std::move(waiting_.front().second));
+        waiting_.pop_front();
+      }
+      stats_.syncs++;
+      stats_.confirmations += released.size();
+      stats_.largest_group = std::max<uint64_t>(stats_.largest_group, released.size());
+      stats_.last_sync_micros = static_cast<uint64_t>(micros);
+      stats_.total_sync_micros += static_cast<uint64_t>(micros);
+    }
+    for (Continuation& done : released) done(s.ok());
+    released.clear();
+  }
+}
+
+void Committer::run_interval() {
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    wake_.wait_for(lock, std::chrono::milliseconds(interval_ms_), [&] { return stopping_; });
+    if (stopping_) return;
+    lock.unlock();
+    Status s = storage_.sync();
+    if (!s.ok()) spdlog::error("periodic fsync failed: {}", s.message());
+    lock.lock();
+    stats_.syncs++;
+  }
+}
+
+CommitterStats Committer::stats() const {
+  std::lock_guard lock(mutex_);
+  return stats_;
+}
+
+}  // namespace brokerd::server

@@ -1,0 +1,78 @@
+// Group commit: turns "this write is applied" into "this write is durable" for every
+// connection at once.
+//
+// Sessions ask to run a continuation once a write ticket is durable. Under `always` one
+// committer thread loops: it takes the newest written sequence, syncs the WAL once, and
+// releases every continuation up to that sequence. While it syncs, more requests gather
+// for the next round, so one fsync covers everything pending from all connections.
+// Under `interval` a thread syncs every N ms and continuations run at once; under `none`
+// the OS decides when data reaches the disk.
+//
+// Thread safety: after_durable() may be called from any thread. Continuations run on the
+// committer thread (or inline under interval/none) and must be short: post to a session.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <string_view>
+#include <thread>
+
+#include "common/status.h"
+#include "storage/storage.h"
+
+namespace brokerd::server {
+
+enum class SyncPolicy { kAlways, kInterval, kNone };
+// "always" | "interval" | "none"
+bool parse_sync_policy(std::string_view text, SyncPolicy& out);
+const char* sync_policy_name(SyncPolicy policy);
+
+struct CommitterStats {
+  uint64_t syncs = 0;              // fsyncs done
+  uint64_t confirmations = 0;      // continuations released after a sync
+  uint64_t largest_group = 0;      // most continuations released by one sync
+  uint64_t last_sync_micros = 0;   // duration of the latest sync
+  uint64_t total_sync_micros = 0;
+};
+
+class Committer {
+ public:
+  // `ok` is false when the sync failed: the write may not be durable, so do not confirm.
+  using Continuation = std::function<void(bool ok)>;
+
+  Committer(Storage& storage, SyncPolicy policy, int64_t interval_ms);
+  ~Committer();
+
+  void start();
+  // Syncs once more, releases every waiting continuation and joins the thread.
+  void stop();
+
+  // Runs `done` once every write up to `ticket` is durable (at once for ticket 0).
+  void after_durable(uint64_t ticket, Continuation done);
+
+  CommitterStats stats() const;
+  SyncPolicy policy() const { return policy_; }
+
+ private:
+  void run_always();
+  void run_interval();
+
+  Storage& storage_;
+  const SyncPolicy policy_;
+  const int64_t interval_ms_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  // GUARDED_BY(mutex_): continuations in ticket order (tickets only grow).
+  std::deque<std::pair<uint64_t, Continuation>> waiting_;
+  uint64_t durable_seq_ = 0;  // GUARDED_BY(mutex_)
+  bool stopping_ = false;     // GUARDED_BY(mutex_)
+  CommitterStats stats_;      // GUARDED_BY(mutex_)
+  std::thread thread_;
+};
+
+}  // namespace brokerd::server

@@ -1,0 +1,231 @@
+// Engine: producers' and readers' operations, completions and heartbeats.
+#include "engine/engine.h"
+
+#include "common/uuid.h"
+
+namespace brokerd::server {
+
+Engine::Engine(Storage& storage, const Clock& clock, EngineOptions options)
+    : storage_(storage),
+      clock_(clock),
+      options_(std::move(options)),
+      random_(std::random_device{}()),
+      batch_(storage.new_write_set()) {}
+
+Engine::~Engine() = default;
+
+void Engine::set_wakeup_hook(std::function<void(int64_t)> hook) {
+  std::lock_guard lock(mutex_);
+  wakeup_hook_ = std::move(hook);
+}
+
+Result<EnqueueOutcome> Engine::enqueue_locked(const v1::TaskSpec& spec) {
+  const int64_t now = clock_.now_ms();
+  Result<v1::TaskRecord> built = build_record(spec, options_.limits, now);
+  if (!built.ok()) return built.status();
+  v1::TaskRecord& task = built.value();
+  if (task.id().empty()) {
+    task.set_id(make_uuid_v4());
+  } else {
+    // Idempotent by id: an existing task (also one earlier in the same batch, through
+    // the operation's record cache) is reported, never duplicated or changed.
+    Result<v1::TaskRecord> existing = load_task(task.id());
+    if (existing.ok()) return EnqueueOutcome{task.id(), existing->state(), false};
+    if (!existing.status().is_not_found()) return existing.status();
+  }
+  task.set_arrival_seq(take_seq());
+  if (task.due_ms() > 0) {
+    make_delayed(task, v1::SCHEDULED, task.due_ms());
+  } else {
+    make_ready(task, task.arrival_seq());
+    dispatch_queue(queue_state(task.queue()));
+  }
+  return EnqueueOutcome{task.id(), task.state(), true};
+}
+
+Result<EnqueueOutcome> Engine::enqueue(const v1::TaskSpec& spec, uint64_t& ticket) {
+  std::lock_guard lock(mutex_);
+  if (Status s = check_writable(); !s.ok()) return s;
+  Result<EnqueueOutcome> outcome = enqueue_locked(spec);
+  Status s = finish_operation(ticket);
+  if (!s.ok()) return s;
+  return outcome;
+}
+
+Result<std::vector<EnqueueOutcome>> Engine::enqueue_batch(const std::vector<const v1::TaskSpec*>& specs,
+                                                          uint64_t& ticket) {
+  std::lock_guard lock(mutex_);
+  if (Status s = check_writable(); !s.ok()) return s;
+  // Validate everything first so a bad task leaves the whole batch unapplied.
+  const int64_t now = clock_.now_ms();
+  for (size_t i = 0; i < specs.size(); ++i) {
+    Result<v1::TaskRecord> built = build_record(*specs[i], options_.limits, now);
+    if (!built.ok()) {
+      return Status::InvalidArgument("tasks[" + std::to_string(i) + "]: " + built.status().message());
+    }
+  }
+  std::vector<EnqueueOutcome> outcomes;
+  outcomes.reserve(specs.size());
+  for (const v1::TaskSpec* spec : specs) {
+    Result<EnqueueOutcome> outcome = enqueue_locked(*spec);
+    if (!outcome.ok()) {
+      // Only a storage read can fail after validation; nothing of this batch is written.
+      batch_->clear();
+      op_records_.clear();
+      op_dirty_queues_.clear();
+      op_finished_.clear();
+      failed_ = true;  // memory state was already changed for earlier tasks
+      return outcome.status();
+    }
+    outcomes.push_back(std::move(outcome.value()));
+  }
+  Status s = finish_operation(ticket);
+  if (!s.ok()) return s;
+  return outcomes;
+}
+
+Result<v1::TaskState> Engine::complete(ConsumerId consumer, const v1::Complete& request, uint64_t& ticket) {
+  std::lock_guard lock(mutex_);
+  if (Status s = check_writable(); !s.ok()) return s;
+  auto lease = leases_.find(request.task_id());
+  if (lease == leases_.end() || lease->second.consumer != consumer ||
+      lease->second.lease_id != request.lease_id()) {
+    Result<v1::TaskRecord> task = load_task(request.task_id());
+    if (!task.ok()) return task.status();
+    return Status::StaleLease("lease " + std::to_string(request.lease_id()) + " of task " + request.task_id() +
+                              " is not held by this connection (task is " + v1::TaskState_Name(task->state()) +
+                              ")");
+  }
+  std::string result_json;
+  switch (request.outcome_case()) {
+    case v1::Complete::kSuccess:
+      result_json = request.success().result_json().empty() ? "null" : request.success().result_json();
+      if (result_json.size() > options_.limits.max_payload_bytes) {
+        return Status::InvalidArgument("result_json exceeds max_payload_bytes");
+      }
+      if (!is_valid_json(result_json)) return Status::InvalidArgument("result_json is not valid JSON");
+      break;
+    case v1::Complete::kFailure:
+    case v1::Complete::kRetry:
+      break;
+    default:
+      return Status::InvalidArgument("complete needs an outcome: success, failure or retry");
+  }
+  Result<v1::TaskRecord> loaded = load_task(request.task_id());
+  if (!loaded.ok()) return loaded.status();
+  v1::TaskRecord& task = loaded.value();
+  release_lease(task.id());
+  Consumer& holder = consumers_.at(consumer);
+
+  if (request.outcome_case() == v1::Complete::kSuccess) {
+    task.set_result_json(result_json);
+    task.clear_error();
+    make_terminal(task, v1::SUCCESS);
+  } else {
+    const bool asked = request.outcome_case() == v1::Complete::kRetry;
+    const v1::TaskError& error = asked ? request.retry().reason() : request.failure().error();
+    *task.mutable_error() = error;
+    if (task.retries() < max_retries(task)) {
+      task.set_retries(task.retries() + 1);
+      int64_t delay = asked ? request.retry().countdown_ms() : 0;
+      if (delay <= 0) delay = retry_delay_ms(task.retry(), task.retries(), random_);
+      make_delayed(task, v1::RETRY, clock_.now_ms() + delay);
+    } else {
+      make_terminal(task, v1::FAILURE);
+    }
+  }
+  const v1::TaskState new_state = task.state();
+  dispatch_consumer(holder);  // the completion freed a prefetch credit
+  Status s = finish_operation(ticket);
+  if (!s.ok()) return s;
+  return new_state;
+}
+
+Result<HeartbeatOutcome> Engine::heartbeat(ConsumerId consumer, const std::vector<std::string>& task_ids) {
+  std::lock_guard lock(mutex_);
+  auto found = consumers_.find(consumer);
+  if (found == consumers_.end()) return Status::InvalidArgument("heartbeat before consume");
+  Consumer& holder = found->second;
+  HeartbeatOutcome outcome;
+  outcome.lease_deadline_ms = clock_.now_ms() + holder.lease_ms;
+  auto extend = [&](const std::string& id) {
+    Lease& lease = leases_.at(id);
+    lease_deadlines_.erase({lease.deadline_ms, id});
+    lease.deadline_ms = outcome.lease_deadline_ms;
+    lease_deadlines_.insert({lease.deadline_ms, id});
+  };
+  if (task_ids.empty()) {
+    for (const std::string& id : holder.leased) extend(id);
+  } else {
+    for (const std::string& id : task_ids) {
+      if (holder.leased.count(id)) {
+        extend(id);
+      } else {
+        outcome.lost_task_ids.push_back(id);
+      }
+    }
+  }
+  return outcome;
+}
+
+Result<v1::TaskRecord> Engine::get_task(const std::string& id, uint64_t& ticket) {
+  std::lock_guard lock(mutex_);
+  ticket = storage_.last_written_seq();
+  return load_task(id);
+}
+
+Result<std::optional<v1::TaskRecord>> Engine::wait_result(const std::string& id, ResultWaiter waiter,
+                                                          WaiterId& waiter_id, uint64_t& ticket) {
+  std::lock_guard lock(mutex_);
+  ticket = storage_.last_written_seq();
+  Result<v1::TaskRecord> task = load_task(id);
+  if (!task.ok()) return task.status();
+  if (is_terminal(task->state())) return std::optional<v1::TaskRecord>(std::move(task.value()));
+  waiter_id = next_waiter_id_++;
+  waiters_[id].emplace_back(waiter_id, std::move(waiter));
+  waiter_tasks_[waiter_id] = id;
+  return std::optional<v1::TaskRecord>();
+}
+
+bool Engine::cancel_wait(WaiterId waiter_id) {
+  std::lock_guard lock(mutex_);
+  auto task = waiter_tasks_.find(waiter_id);
+  if (task == waiter_tasks_.end()) return false;
+  auto list = waiters_.find(task->second);
+  if (list != waiters_.end()) {
+    std::erase_if(list->second, [&](const auto& entry) { return entry.first == waiter_id; });
+    if (list->second.empty()) waiters_.erase(list);
+  }
+  waiter_tasks_.erase(task);
+  return true;
+}
+
+std::vector<v1::QueueStats> Engine::queue_stats(const std::vector<std::string>& names) {
+  std::lock_guard lock(mutex_);
+  std::vector<v1::QueueStats> out;
+  auto describe = [&](const std::string& name, const QueueState* queue) {
+    v1::QueueStats stats;
+    stats.set_name(name);
+    if (queue != nullptr) {
+      stats.set_ready(queue->counters.ready());
+      stats.set_scheduled(queue->counters.scheduled());
+      stats.set_in_flight(queue->counters.in_flight());
+      stats.set_retrying(queue->counters.retrying());
+      stats.set_succeeded(queue->counters.succeeded());
+      stats.set_failed(queue->counters.failed());
+      stats.set_consumers(static_cast<uint32_t>(queue->consumers.size()));
+    }
+    out.push_back(std::move(stats));
+  };
+  if (names.empty()) {
+    for (const auto& [name, queue] : queues_) describe(name, queue.get());
+  } else {
+    for (const std::string& name : names) {
+      auto it = queues_.find(name);
+      describe(name, it == queues_.end() ? nullptr : it->second.get());
+    }
+  }
+  return out;
+}
+
+}  // namespace brokerd::server

@@ -1,0 +1,215 @@
+// The queue engine: task lifecycle, ready indexes, consumers and their leases, delays,
+// retries, result expiry and waiters. No Asio and no RocksDB: it writes through Storage
+// and reads time from Clock, so tests drive it directly with a ManualClock.
+//
+// Thread safety: every public method is thread-safe (one internal mutex). Callbacks into
+// the network layer (DeliverySink::deliver, ResultWaiter) run with that mutex held and
+// must only queue work; they must never call back into the Engine.
+//
+// Durability: a mutating call writes its changes in one batch (made visible at once,
+// not yet durable) and returns a write ticket. The caller must not confirm anything to a
+// client until the committer reports that ticket durable. Deliveries are pushed without
+// waiting: a crash voids every lease and recovery queues leased tasks again.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "broker.pb.h"
+#include "common/clock.h"
+#include "common/status.h"
+#include "engine/ready_window.h"
+#include "engine/task_rules.h"
+#include "storage/storage.h"
+
+namespace brokerd::server {
+
+struct EngineOptions {
+  TaskLimits limits;
+  int64_t default_lease_ms = 30'000;
+  int64_t min_lease_ms = 1'000;
+  int64_t max_lease_ms = 3'600'000;
+  size_t ready_window = 4096;  // keys of each queue's head kept in memory
+  size_t timer_batch = 1024;   // tasks promoted or expired per timer pass
+};
+
+// The network side of one consumer. deliver() is called with the engine lock held, from
+// any thread: implementations only queue the frame.
+class DeliverySink {
+ public:
+  virtual ~DeliverySink() = default;
+  virtual void deliver(v1::Delivery delivery) = 0;
+};
+
+// Runs with the engine lock held once a waited-for task is terminal. Reply to the client
+// only after `ticket` is durable.
+using ResultWaiter = std::function<void(const v1::TaskRecord& task, uint64_t ticket)>;
+
+using ConsumerId = uint64_t;
+using WaiterId = uint64_t;
+
+struct EnqueueOutcome {
+  std::string id;
+  v1::TaskState state = v1::TASK_STATE_UNSPECIFIED;
+  bool created = false;
+};
+
+struct HeartbeatOutcome {
+  int64_t lease_deadline_ms = 0;
+  std::vector<std::string> lost_task_ids;
+};
+
+class Engine {
+ public:
+  Engine(Storage& storage, const Clock& clock, EngineOptions options);
+  ~Engine();
+
+  // Recovers state from storage: counters, sequence, delayed and expiry heads; tasks that
+  // were leased when the server stopped are queued again. Call once before anything else.
+  Status open();
+
+  // ---- producers ------------------------------------------------------------------
+  Result<EnqueueOutcome> enqueue(const v1::TaskSpec& spec, uint64_t& ticket);
+  // All or nothing; an invalid spec fails the batch with its index in the message.
+  Result<std::vector<EnqueueOutcome>> enqueue_batch(const std::vector<const v1::TaskSpec*>& specs,
+                                                    uint64_t& ticket);
+
+  // ---- consumers ------------------------------------------------------------------
+  ConsumerId register_consumer(std::shared_ptr<DeliverySink> sink, std::string worker_name);
+  // Sets (or replaces) what the consumer receives. Returns the lease length in force.
+  Result<int64_t> consume(ConsumerId consumer, const std::vector<std::string>& queues,
+                          uint32_t prefetch, int64_t lease_ms);
+  // The consumer is gone: every task it holds is queued again at once.
+  void unregister_consumer(ConsumerId consumer);
+  // Records an outcome for a task the consumer holds under `request.lease_id`. Returns
+  // the task's new state. NotFound for an unknown task, StaleLease for any other lease.
+  Result<v1::TaskState> complete(ConsumerId consumer, const v1::Complete& request, uint64_t& ticket);
+  Result<HeartbeatOutcome> heartbeat(ConsumerId consumer, const std::vector<std::string>& task_ids);
+
+  // ---- readers ----------------------------------------------------------------------
+  // Also sets `ticket` to the write the answer may reflect.
+  Result<v1::TaskRecord> get_task(const std::string& id, uint64_t& ticket);
+  // A terminal task's record at once; otherwise registers `waiter` (returns nullopt and
+  // sets `waiter_id`). NotFound for an unknown id.
+  Result<std::optional<v1::TaskRecord>> wait_result(const std::string& id, ResultWaiter waiter,
+                                                    WaiterId& waiter_id, uint64_t& ticket);
+  // False when the waiter already ran (or never existed).
+  bool cancel_wait(WaiterId waiter_id);
+  std::vector<v1::QueueStats> queue_stats(const std::vector<std::string>& names);
+
+  // ---- time ---------------------------------------------------------------------------
+  // Promotes due delayed tasks, requeues expired leases, deletes expired results.
+  // Returns how long (ms) until the next known deadline, at most `max_sleep_ms`.
+  int64_t run_timers(int64_t max_sleep_ms = 1000);
+  // Called (engine lock held; only queue work) when something becomes due earlier than
+  // any deadline known before, so the timer can be re-armed.
+  void set_wakeup_hook(std::function<void(int64_t due_ms)> hook);
+
+ private:
+  struct QueueState {
+    QueueState(const std::string& name, size_t window_capacity);
+    std::string name;
+    ReadyWindow window;
+    v1::QueueCounters counters;
+    std::vector<ConsumerId> consumers;
+    size_t next_consumer = 0;  // round-robin cursor
+  };
+  struct Consumer {
+    ConsumerId id = 0;
+    std::shared_ptr<DeliverySink> sink;
+    std::string worker_name;
+    std::vector<std::string> queues;
+    uint32_t prefetch = 0;
+    int64_t lease_ms = 0;
+    std::unordered_set<std::string> leased;
+    size_t next_queue = 0;  // round-robin cursor over `queues`
+    bool has_credit() const { return leased.size() < prefetch; }
+  };
+  struct Lease {
+    ConsumerId consumer = 0;
+    uint64_t lease_id = 0;
+    int64_t deadline_ms = 0;
+  };
+
+  // Operation plumbing (engine_operation.cc). Everything below runs under mutex_.
+  Status check_writable() const;
+  Result<v1::TaskRecord> load_task(const std::string& id);
+  void save_task(const v1::TaskRecord& task);
+  void erase_task(const std::string& id);
+  QueueState& queue_state(const std::string& name);
+  Status flush_batch();
+  Status finish_operation(uint64_t& ticket);
+  uint64_t take_seq() {
+    seq_dirty_ = true;
+    return next_seq_++;
+  }
+
+  // Enqueue (engine.cc).
+  Result<EnqueueOutcome> enqueue_locked(const v1::TaskSpec& spec);
+
+  // Task transitions (engine_transitions.cc).
+  void make_ready(v1::TaskRecord& task, uint64_t index_seq);
+  void make_delayed(v1::TaskRecord& task, v1::TaskState state, int64_t due_ms);
+  void make_terminal(v1::TaskRecord& task, v1::TaskState state);
+  void note_due(int64_t due_ms, const std::string& delayed_key);
+  void note_expiry(int64_t expires_ms, const std::string& expiry_key);
+
+  // Delivery (engine_delivery.cc).
+  void dispatch_queue(QueueState& queue);
+  void dispatch_consumer(Consumer& consumer);
+  bool deliver_one(QueueState& queue, Consumer& consumer);
+  std::optional<ReadyWindow::Entry> pop_ready(QueueState& queue);
+  void release_lease(const std::string& task_id);
+  void requeue_leased(const std::string& task_id);
+  void detach_consumer_from_queues(Consumer& consumer);
+
+  // Timers (engine_timers.cc).
+  void promote_due(int64_t now);
+  void expire_leases(int64_t now);
+  void expire_results(int64_t now);
+  int64_t peek_first_time(Family family, const std::string& from);
+
+  Storage& storage_;
+  const Clock& clock_;
+  const EngineOptions options_;
+
+  mutable std::mutex mutex_;
+  // All below GUARDED_BY(mutex_).
+  std::mt19937_64 random_;
+  uint64_t next_seq_ = 1;
+  bool seq_dirty_ = false;
+  bool failed_ = false;  // a storage write failed: memory may be ahead of disk
+  std::map<std::string, std::unique_ptr<QueueState>, std::less<>> queues_;
+  std::unordered_map<ConsumerId, Consumer> consumers_;
+  ConsumerId next_consumer_id_ = 1;
+  std::unordered_map<std::string, Lease> leases_;
+  std::set<std::pair<int64_t, std::string>> lease_deadlines_;
+  std::string delayed_scan_from_;
+  int64_t next_due_ms_ = INT64_MAX;
+  std::string expiry_scan_from_;
+  int64_t next_expiry_ms_ = INT64_MAX;
+  std::unordered_map<std::string, std::vector<std::pair<WaiterId, ResultWaiter>>> waiters_;
+  std::unordered_map<WaiterId, std::string> waiter_tasks_;
+  WaiterId next_waiter_id_ = 1;
+  std::function<void(int64_t)> wakeup_hook_;
+
+  // The operation in progress: one batch, records touched, queues whose counters changed,
+  // terminal tasks whose waiters run once the batch is written.
+  std::unique_ptr<WriteSet> batch_;
+  std::unordered_map<std::string, v1::TaskRecord> op_records_;
+  std::set<std::string> op_dirty_queues_;
+  std::vector<v1::TaskRecord> op_finished_;
+  uint64_t op_ticket_ = 0;
+};
+
+}  // namespace brokerd::server

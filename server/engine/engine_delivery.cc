@@ -1,0 +1,195 @@
+// Engine: consumers, prefetch credit, deliveries and leases.
+#include <spdlog/spdlog.h>
+
+#include "engine/engine.h"
+
+namespace brokerd::server {
+
+ConsumerId Engine::register_consumer(std::shared_ptr<DeliverySink> sink, std::string worker_name) {
+  std::lock_guard lock(mutex_);
+  const ConsumerId id = next_consumer_id_++;
+  Consumer& consumer = consumers_[id];
+  consumer.id = id;
+  consumer.sink = std::move(sink);
+  consumer.worker_name = std::move(worker_name);
+  consumer.lease_ms = options_.default_lease_ms;
+  return id;
+}
+
+Result<int64_t> Engine::consume(ConsumerId consumer_id, const std::vector<std::string>& queues,
+                                uint32_t prefetch, int64_t lease_ms) {
+  std::vector<std::string> names = queues.empty() ? std::vector<std::string>{std::string(kDefaultQueue)} : queues;
+  for (const std::string& name : names) {
+    if (Status s = validate_queue_name(name); !s.ok()) return s;
+  }
+  if (lease_ms == 0) lease_ms = options_.default_lease_ms;
+  if (lease_ms < options_.min_lease_ms || lease_ms > options_.max_lease_ms) {
+    return Status::InvalidArgument("lease_ms must be " + std::to_string(options_.min_lease_ms) + ".." +
+                                   std::to_string(options_.max_lease_ms));
+  }
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+
+  std::lock_guard lock(mutex_);
+  if (Status s = check_writable(); !s.ok()) return s;
+  auto found = consumers_.find(consumer_id);
+  if (found == consumers_.end()) return Status::Internal("unknown consumer");
+  Consumer& consumer = found->second;
+  detach_consumer_from_queues(consumer);
+  consumer.queues = std::move(names);
+  consumer.prefetch = prefetch;
+  consumer.lease_ms = lease_ms;
+  consumer.next_queue = 0;
+  for (const std::string& name : consumer.queues) queue_state(name).consumers.push_back(consumer_id);
+  dispatch_consumer(consumer);
+  uint64_t ticket = 0;  // deliveries need no durability
+  if (Status s = finish_operation(ticket); !s.ok()) return s;
+  return lease_ms;
+}
+
+void Engine::detach_consumer_from_queues(Consumer& consumer) {
+  for (const std::string& name : consumer.queues) {
+    auto& list = queue_state(name).consumers;
+    std::erase(list, consumer.id);
+  }
+}
+
+void Engine::unregister_consumer(ConsumerId consumer_id) {
+  std::lock_guard lock(mutex_);
+  auto found = consumers_.find(consumer_id);
+  if (found == consumers_.end()) return;
+  Consumer& consumer = found->second;
+  detach_consumer_from_queues(consumer);
+  std::set<std::string> touched;
+  const std::vector<std::string> held(consumer.leased.begin(), consumer.leased.end());
+  for (const std::string& task_id : held) {
+    Result<v1::TaskRecord> task = load_task(task_id);
+    if (task.ok()) touched.insert(task->queue());
+    requeue_leased(task_id);
+  }
+  consumers_.erase(found);
+  for (const std::string& name : touched) dispatch_queue(queue_state(name));
+  uint64_t ticket = 0;
+  if (Status s = finish_operation(ticket); !s.ok()) {
+    spdlog::error("requeueing tasks of a closed consumer failed: {}", s.message());
+  }
+}
+
+void Engine::dispatch_queue(QueueState& queue) {
+  while (queue.counters.ready() > 0 && !queue.consumers.empty()) {
+    // Round-robin over the queue's consumers, skipping those without credit.
+    Consumer* chosen = nullptr;
+    for (size_t tries = 0; tries < queue.consumers.size() && chosen == nullptr; ++tries) {
+      const size_t index = queue.next_consumer++ % queue.consumers.size();
+      Consumer& candidate = consumers_.at(queue.consumers[index]);
+      if (candidate.has_credit()) chosen = &candidate;
+    }
+    if (chosen == nullptr || !deliver_one(queue, *chosen)) return;
+  }
+}
+
+void Engine::dispatch_consumer(Consumer& consumer) {
+  while (consumer.has_credit() && !consumer.queues.empty()) {
+    bool delivered = false;
+    for (size_t tries = 0; tries < consumer.queues.size() && !delivered; ++tries) {
+      const size_t index = consumer.next_queue++ % consumer.queues.size();
+      QueueState& queue = queue_state(consumer.queues[index]);
+      if (queue.counters.ready() > 0) delivered = deliver_one(queue, consumer);
+    }
+    if (!delivered) return;
+  }
+}
+
+std::optional<ReadyWindow::Entry> Engine::pop_ready(QueueState& queue) {
+  if (queue.window.needs_refill()) {
+    // The refill reads storage, which must first hold everything this operation wrote.
+    if (!flush_batch().ok()) return std::nullopt;
+    std::vector<ReadyWindow::Entry> entries;
+    const size_t want = queue.window.capacity();
+    Status s = storage_.scan(Family::kReady, queue.window.refill_from(), keys::ready_end(queue.name),
+                             [&](std::string_view key, std::string_view value) {
+                               entries.push_back({std::string(key), std::string(value)});
+                               return entries.size() < want;
+                             });
+    if (!s.ok()) {
+      spdlog::error("reading the ready index of queue {} failed: {}", queue.name, s.message());
+      return std::nullopt;
+    }
+    const bool reached_end = entries.size() < want;
+    queue.window.refill(std::move(entries), reached_end);
+  }
+  return queue.window.pop_front();
+}
+
+bool Engine::deliver_one(QueueState& queue, Consumer& consumer) {
+  while (true) {
+    std::optional<ReadyWindow::Entry> entry = pop_ready(queue);
+    if (!entry) {
+      if (queue.counters.ready() > 0 && queue.window.complete()) {
+        spdlog::warn("queue {} counted {} ready tasks but its index is empty; counter reset", queue.name,
+                     queue.counters.ready());
+        queue.counters.set_ready(0);
+        op_dirty_queues_.insert(queue.name);
+      }
+      return false;
+    }
+    batch_->erase(Family::kReady, entry->key);
+    Result<v1::TaskRecord> loaded = load_task(entry->task_id);
+    if (!loaded.ok() || loaded->state() != v1::QUEUED) {
+      // An index entry whose task moved on: drop it and look further.
+      spdlog::warn("dropping stale ready entry for task {}", entry->task_id);
+      continue;
+    }
+    v1::TaskRecord& task = loaded.value();
+    const int64_t now = clock_.now_ms();
+    task.set_attempts(task.attempts() + 1);
+    task.set_started_ms(now);
+    task.set_worker(consumer.worker_name);
+    task.set_lease_id(take_seq());
+    task.set_lease_deadline_ms(now + consumer.lease_ms);
+    record_transition(task, v1::STARTED, now);
+    count_transition(queue.counters, v1::QUEUED, v1::STARTED);
+    op_dirty_queues_.insert(queue.name);
+    batch_->put(Family::kLeases, task.id(), keys::encode_be64(task.lease_id()));
+    save_task(task);
+    leases_[task.id()] = Lease{consumer.id, task.lease_id(), task.lease_deadline_ms()};
+    lease_deadlines_.insert({task.lease_deadline_ms(), task.id()});
+    consumer.leased.insert(task.id());
+
+    v1::Delivery delivery;
+    delivery.set_task_id(task.id());
+    delivery.set_lease_id(task.lease_id());
+    delivery.set_name(task.name());
+    delivery.set_queue(task.queue());
+    delivery.set_args_json(task.args_json());
+    delivery.set_kwargs_json(task.kwargs_json());
+    delivery.set_attempt(task.attempts());
+    delivery.set_retries(task.retries());
+    delivery.set_max_retries(max_retries(task));
+    delivery.set_lease_deadline_ms(task.lease_deadline_ms());
+    delivery.set_priority(task.priority());
+    consumer.sink->deliver(std::move(delivery));
+    return true;
+  }
+}
+
+void Engine::release_lease(const std::string& task_id) {
+  auto lease = leases_.find(task_id);
+  if (lease == leases_.end()) return;
+  lease_deadlines_.erase({lease->second.deadline_ms, task_id});
+  if (auto consumer = consumers_.find(lease->second.consumer); consumer != consumers_.end()) {
+    consumer->second.leased.erase(task_id);
+  }
+  leases_.erase(lease);
+  batch_->erase(Family::kLeases, task_id);
+}
+
+void Engine::requeue_leased(const std::string& task_id) {
+  release_lease(task_id);
+  Result<v1::TaskRecord> task = load_task(task_id);
+  if (!task.ok() || task->state() != v1::STARTED) return;
+  // Back to its old place: same priority and index sequence as before delivery.
+  make_ready(task.value(), task->index_seq());
+}
+
+}  // namespace brokerd::server

@@ -1,0 +1,87 @@
+// Engine plumbing: the one-batch-per-operation discipline, record cache and queue state.
+#include <spdlog/spdlog.h>
+
+#include "engine/engine.h"
+
+namespace brokerd::server {
+
+Engine::QueueState::QueueState(const std::string& queue_name, size_t window_capacity)
+    : name(queue_name), window(window_capacity, keys::ready_prefix(queue_name)) {}
+
+Status Engine::check_writable() const {
+  if (failed_) {
+    return Status::Internal("a storage write failed earlier; brokerd refuses writes until restarted");
+  }
+  return Status::Ok();
+}
+
+Result<v1::TaskRecord> Engine::load_task(const std::string& id) {
+  // Records written earlier in this operation are not in storage yet.
+  if (auto it = op_records_.find(id); it != op_records_.end()) return it->second;
+  std::string bytes;
+  Status s = storage_.get(Family::kTasks, id, &bytes);
+  if (s.is_not_found()) return Status::NotFound("no task with id " + id);
+  if (!s.ok()) return s;
+  v1::TaskRecord task;
+  if (!task.ParseFromString(bytes)) return Status::Internal("stored record of task " + id + " is corrupt");
+  return task;
+}
+
+void Engine::save_task(const v1::TaskRecord& task) {
+  batch_->put(Family::kTasks, task.id(), task.SerializeAsString());
+  op_records_[task.id()] = task;
+}
+
+void Engine::erase_task(const std::string& id) {
+  batch_->erase(Family::kTasks, id);
+  op_records_.erase(id);
+}
+
+Engine::QueueState& Engine::queue_state(const std::string& name) {
+  auto it = queues_.find(name);
+  if (it == queues_.end()) {
+    it = queues_.emplace(name, std::make_unique<QueueState>(name, options_.ready_window)).first;
+  }
+  return *it->second;
+}
+
+Status Engine::flush_batch() {
+  if (batch_->empty()) return Status::Ok();
+  Result<uint64_t> seq = storage_.write(*batch_);
+  if (!seq.ok()) {
+    failed_ = true;
+    spdlog::critical("storage write failed, refusing further writes: {}", seq.status().message());
+    return seq.status();
+  }
+  op_ticket_ = seq.value();
+  return Status::Ok();
+}
+
+Status Engine::finish_operation(uint64_t& ticket) {
+  for (const std::string& name : op_dirty_queues_) {
+    batch_->put(Family::kMeta, keys::queue_counters_key(name),
+                queue_state(name).counters.SerializeAsString());
+  }
+  if (seq_dirty_) batch_->put(Family::kMeta, keys::kNextSeq, keys::encode_be64(next_seq_));
+  seq_dirty_ = false;
+  op_dirty_queues_.clear();
+  op_records_.clear();
+  Status s = flush_batch();
+  ticket = op_ticket_;
+  op_ticket_ = 0;
+  std::vector<v1::TaskRecord> finished = std::move(op_finished_);
+  op_finished_.clear();
+  if (!s.ok()) return s;
+  for (const v1::TaskRecord& task : finished) {
+    auto it = waiters_.find(task.id());
+    if (it == waiters_.end()) continue;
+    for (auto& [waiter_id, waiter] : it->second) {
+      waiter_tasks_.erase(waiter_id);
+      waiter(task, ticket);
+    }
+    waiters_.erase(it);
+  }
+  return Status::Ok();
+}
+
+}  // namespace brokerd::server

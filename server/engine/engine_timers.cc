@@ -1,0 +1,104 @@
+// Engine: what happens with time alone — delayed tasks come due, leases run out,
+// finished results expire.
+#include <spdlog/spdlog.h>
+
+#include "engine/engine.h"
+
+namespace brokerd::server {
+
+int64_t Engine::run_timers(int64_t max_sleep_ms) {
+  std::lock_guard lock(mutex_);
+  if (failed_) return max_sleep_ms;
+  const int64_t now = clock_.now_ms();
+  promote_due(now);
+  expire_leases(now);
+  expire_results(now);
+  uint64_t ticket = 0;
+  if (Status s = finish_operation(ticket); !s.ok()) {
+    spdlog::error("timer pass failed: {}", s.message());
+  }
+  int64_t next = std::min(next_due_ms_, next_expiry_ms_);
+  if (!lease_deadlines_.empty()) next = std::min(next, lease_deadlines_.begin()->first);
+  if (next == INT64_MAX) return max_sleep_ms;
+  return std::clamp<int64_t>(next - now, 0, max_sleep_ms);
+}
+
+int64_t Engine::peek_first_time(Family family, const std::string& from) {
+  int64_t first = INT64_MAX;
+  Status s = storage_.scan(family, from, "", [&](std::string_view key, std::string_view) {
+    first = static_cast<int64_t>(keys::decode_be64(key));
+    return false;
+  });
+  if (!s.ok()) spdlog::error("reading the {} index failed: {}", family_name(family), s.message());
+  return first;
+}
+
+void Engine::promote_due(int64_t now) {
+  if (now < next_due_ms_) return;
+  if (!flush_batch().ok()) return;
+  std::vector<std::pair<std::string, std::string>> due;  // delayed key, task id
+  const std::string upper = keys::delayed_key(now + 1, 0);
+  Status s = storage_.scan(Family::kDelayed, delayed_scan_from_, upper,
+                           [&](std::string_view key, std::string_view value) {
+                             due.emplace_back(std::string(key), std::string(value));
+                             return due.size() < options_.timer_batch;
+                           });
+  if (!s.ok()) {
+    spdlog::error("reading the delayed index failed: {}", s.message());
+    return;
+  }
+  std::set<std::string> touched;
+  for (const auto& [key, task_id] : due) {
+    batch_->erase(Family::kDelayed, key);
+    Result<v1::TaskRecord> task = load_task(task_id);
+    const bool current = task.ok() && (task->state() == v1::SCHEDULED || task->state() == v1::RETRY) &&
+                         keys::delayed_key(task->due_ms(), task->index_seq()) == key;
+    if (!current) continue;  // revoked or otherwise moved on: the entry was stale
+    make_ready(task.value(), take_seq());
+    touched.insert(task->queue());
+  }
+  if (!due.empty()) delayed_scan_from_ = keys::successor(due.back().first);
+  for (const std::string& name : touched) dispatch_queue(queue_state(name));
+  if (!flush_batch().ok()) return;
+  next_due_ms_ = peek_first_time(Family::kDelayed, delayed_scan_from_);
+}
+
+void Engine::expire_leases(int64_t now) {
+  std::set<std::string> touched;
+  while (!lease_deadlines_.empty() && lease_deadlines_.begin()->first <= now) {
+    const std::string task_id = lease_deadlines_.begin()->second;
+    spdlog::info("lease on task {} expired without a heartbeat; queueing it again", task_id);
+    Result<v1::TaskRecord> task = load_task(task_id);
+    if (task.ok()) touched.insert(task->queue());
+    requeue_leased(task_id);
+  }
+  for (const std::string& name : touched) dispatch_queue(queue_state(name));
+}
+
+void Engine::expire_results(int64_t now) {
+  if (now < next_expiry_ms_) return;
+  if (!flush_batch().ok()) return;
+  std::vector<std::pair<std::string, std::string>> expired;  // expiry key, task id
+  const std::string upper = keys::expiry_key(now + 1, "");
+  Status s = storage_.scan(Family::kExpiry, expiry_scan_from_, upper,
+                           [&](std::string_view key, std::string_view) {
+                             expired.emplace_back(std::string(key), std::string(keys::expiry_key_task(key)));
+                             return expired.size() < options_.timer_batch;
+                           });
+  if (!s.ok()) {
+    spdlog::error("reading the expiry index failed: {}", s.message());
+    return;
+  }
+  for (const auto& [key, task_id] : expired) {
+    batch_->erase(Family::kExpiry, key);
+    Result<v1::TaskRecord> task = load_task(task_id);
+    if (!task.ok() || !is_terminal(task->state()) || task->expires_ms() != keys::expiry_key_time(key)) continue;
+    if (task->state() == v1::FAILURE) batch_->erase(Family::kDead, keys::dead_key(task->queue(), task->index_seq()));
+    erase_task(task_id);
+  }
+  if (!expired.empty()) expiry_scan_from_ = keys::successor(expired.back().first);
+  if (!flush_batch().ok()) return;
+  next_expiry_ms_ = peek_first_time(Family::kExpiry, expiry_scan_from_);
+}
+
+}  // namespace brokerd::server

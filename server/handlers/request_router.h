@@ -1,0 +1,54 @@
+// Routes each request frame to its handler through one dispatch table, and enforces the
+// handshake. Handlers translate between wire messages and Engine calls; the rules live
+// in the engine.
+//
+// Threading: handle() runs on the calling session's strand.
+#pragma once
+
+#include <array>
+#include <string>
+
+#include "broker.pb.h"
+#include "engine/engine.h"
+
+namespace brokerd::server {
+
+class Committer;
+class Session;
+
+struct RouterOptions {
+  std::string server_version;
+  uint32_t max_frame_bytes = 0;
+  int64_t max_wait_ms = 3'600'000;
+  size_t max_batch_tasks = 10'000;
+};
+
+class RequestRouter {
+ public:
+  RequestRouter(Engine& engine, RouterOptions options);
+
+  void handle(Session& session, v1::Envelope& request);
+
+ private:
+  using Handler = void (RequestRouter::*)(Session&, v1::Envelope&);
+
+  void on_hello(Session& session, v1::Envelope& request);
+  void on_ping(Session& session, v1::Envelope& request);
+  void on_enqueue(Session& session, v1::Envelope& request);
+  void on_enqueue_batch(Session& session, v1::Envelope& request);
+  void on_consume(Session& session, v1::Envelope& request);
+  void on_complete(Session& session, v1::Envelope& request);
+  void on_heartbeat(Session& session, v1::Envelope& request);
+  void on_get_task(Session& session, v1::Envelope& request);
+  void on_wait_result(Session& session, v1::Envelope& request);
+  void on_queue_stats(Session& session, v1::Envelope& request);
+
+  static void reply_status(Session& session, uint64_t request_id, const Status& status);
+
+  Engine& engine_;
+  const RouterOptions options_;
+  // Indexed by Envelope::BodyCase; null for kinds a client may not send.
+  std::array<Handler, 64> table_{};
+};
+
+}  // namespace brokerd::server

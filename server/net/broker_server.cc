@@ -1,0 +1,114 @@
+#include "net/broker_server.h"
+
+#include <charconv>
+
+#include <spdlog/spdlog.h>
+
+namespace brokerd::server {
+
+bool split_host_port(const std::string& text, std::string& host, uint16_t& port) {
+  const size_t colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) return false;
+  host = text.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  unsigned value = 0;
+  const char* first = text.data() + colon + 1;
+  const char* last = text.data() + text.size();
+  auto [end, error] = std::from_chars(first, last, value);
+  if (error != std::errc() || end != last || value > 65535) return false;
+  port = static_cast<uint16_t>(value);
+  return true;
+}
+
+BrokerServer::BrokerServer(asio::io_context& io, SessionContext& sessions)
+    : io_(io),
+      sessions_(sessions),
+      acceptor_(io),
+      timer_strand_(asio::make_strand(io)),
+      timer_(timer_strand_),
+      accept_backoff_(io) {}
+
+Status BrokerServer::listen(const std::string& host_port) {
+  std::string host;
+  uint16_t port = 0;
+  if (!split_host_port(host_port, host, port)) {
+    return Status::InvalidArgument("listen address '" + host_port + "' is not HOST:PORT");
+  }
+  asio::error_code error;
+  const asio::ip::address address = asio::ip::make_address(host, error);
+  if (error) return Status::InvalidArgument("listen host '" + host + "' is not an IP address");
+  const asio::ip::tcp::endpoint endpoint(address, port);
+  acceptor_.open(endpoint.protocol(), error);
+  if (!error) acceptor_.set_option(asio::ip::tcp::acceptor::reuse_address(true), error);
+  if (!error) acceptor_.bind(endpoint, error);
+  if (!error) acceptor_.listen(asio::socket_base::max_listen_connections, error);
+  if (error) return Status::Internal("cannot listen on " + host_port + ": " + error.message());
+  return Status::Ok();
+}
+
+void BrokerServer::start() {
+  accept_next();
+  asio::post(timer_strand_, [this] { on_timer(); });
+  sessions_.engine.set_wakeup_hook([this](int64_t) {
+    // Something is due earlier than the armed timer knows: wake it to recompute.
+    asio::post(timer_strand_, [this] { timer_.cancel(); });
+  });
+}
+
+void BrokerServer::accept_next() {
+  acceptor_.async_accept(asio::make_strand(io_), [this](const asio::error_code& error, asio::ip::tcp::socket socket) {
+    if (stopping_) return;
+    if (error) {
+      // Out of descriptors or similar: back off instead of spinning on the error.
+      spdlog::warn("accept failed: {}; retrying in 100 ms", error.message());
+      accept_backoff_.expires_after(std::chrono::milliseconds(100));
+      accept_backoff_.async_wait([this](const asio::error_code&) {
+        if (!stopping_) accept_next();
+      });
+      return;
+    }
+    asio::error_code ignored;
+    socket.set_option(asio::ip::tcp::no_delay(true), ignored);
+    uint64_t id = 0;
+    std::shared_ptr<Session> session;
+    {
+      std::lock_guard lock(sessions_mutex_);
+      id = next_session_id_++;
+      session = std::make_shared<Session>(std::move(socket), sessions_, id);
+      live_sessions_[id] = session;
+      if (id % 256 == 0) std::erase_if(live_sessions_, [](const auto& entry) { return entry.second.expired(); });
+    }
+    session->start();
+    accept_next();
+  });
+}
+
+void BrokerServer::arm_timer(int64_t delay_ms) {
+  timer_.expires_after(std::chrono::milliseconds(delay_ms));
+  timer_.async_wait([this](const asio::error_code&) {
+    // A cancel (from the wakeup hook) also lands here: run the pass and re-arm.
+    if (!stopping_) on_timer();
+  });
+}
+
+void BrokerServer::on_timer() {
+  const int64_t sleep_ms = sessions_.engine.run_timers(/*max_sleep_ms=*/1000);
+  arm_timer(std::max<int64_t>(sleep_ms, 1));
+}
+
+void BrokerServer::stop() {
+  if (stopping_.exchange(true)) return;
+  asio::post(io_, [this] {
+    asio::error_code ignored;
+    acceptor_.close(ignored);
+    accept_backoff_.cancel();
+  });
+  asio::post(timer_strand_, [this] { timer_.cancel(); });
+  std::lock_guard lock(sessions_mutex_);
+  for (auto& [id, weak] : live_sessions_) {
+    if (auto session = weak.lock()) session->close();
+  }
+  live_sessions_.clear();
+}
+
+}  // namespace brokerd::server

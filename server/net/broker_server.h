@@ -1,0 +1,54 @@
+// The listening side of brokerd: accepts connections into Sessions, runs the engine's
+// timer loop, and closes everything on shutdown.
+//
+// Threading: runs on the shared io_context; accept and timer handlers each have a strand.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include <asio.hpp>
+
+#include "common/status.h"
+#include "net/session.h"
+
+namespace brokerd::server {
+
+class BrokerServer {
+ public:
+  BrokerServer(asio::io_context& io, SessionContext& sessions);
+
+  // Binds HOST:PORT (port 0 picks a free one).
+  Status listen(const std::string& host_port);
+  asio::ip::tcp::endpoint local_endpoint() const { return acceptor_.local_endpoint(); }
+
+  void start();
+  // Stops accepting, closes every session (their leased tasks go back to the queues)
+  // and stops the timer loop. Thread-safe.
+  void stop();
+
+ private:
+  void accept_next();
+  void arm_timer(int64_t delay_ms);
+  void on_timer();
+
+  asio::io_context& io_;
+  SessionContext& sessions_;
+  asio::ip::tcp::acceptor acceptor_;
+  asio::strand<asio::io_context::executor_type> timer_strand_;
+  asio::steady_timer timer_;
+  asio::steady_timer accept_backoff_;
+  std::atomic<bool> stopping_{false};
+
+  std::mutex sessions_mutex_;
+  std::map<uint64_t, std::weak_ptr<Session>> live_sessions_;  // GUARDED_BY(sessions_mutex_)
+  uint64_t next_session_id_ = 1;                              // GUARDED_BY(sessions_mutex_)
+};
+
+// Splits "HOST:PORT" ("[::1]:7411" for IPv6). False when malformed.
+bool split_host_port(const std::string& text, std::string& host, uint16_t& port);
+
+}  // namespace brokerd::server

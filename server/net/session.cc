@@ -1,0 +1,218 @@
+#include "net/session.h"
+
+#include <spdlog/spdlog.h>
+
+#include "commit/committer.h"
+#include "handlers/error_mapping.h"
+#include "handlers/request_router.h"
+
+namespace brokerd::server {
+
+Session::Session(asio::ip::tcp::socket socket, SessionContext& context, uint64_t session_id)
+    : socket_(std::move(socket)),
+      strand_(asio::make_strand(socket_.get_executor())),
+      context_(context),
+      session_id_(session_id),
+      decoder_(context.limits.max_frame_bytes) {}
+
+Session::~Session() = default;
+
+void Session::start() {
+  asio::post(strand_, [self = shared_from_this()] { self->read_more(); });
+}
+
+void Session::close() {
+  asio::post(strand_, [self = shared_from_this()] { self->shutdown(); });
+}
+
+void Session::read_more() {
+  if (reading_ || closing_ || closed_) return;
+  reading_ = true;
+  socket_.async_read_some(asio::buffer(read_buffer_),
+                          asio::bind_executor(strand_, [self = shared_from_this()](const asio::error_code& error,
+                                                                                   size_t bytes) {
+                            self->on_read(error, bytes);
+                          }));
+}
+
+void Session::on_read(const asio::error_code& error, size_t bytes) {
+  reading_ = false;
+  if (error) {
+    if (error != asio::error::eof && error != asio::error::operation_aborted) {
+      spdlog::debug("session {}: read failed: {}", session_id_, error.message());
+    }
+    shutdown();
+    return;
+  }
+  decoder_.append(read_buffer_.data(), bytes);
+  v1::Envelope message;
+  while (!closing_ && !closed_) {
+    const wire::DecodeResult result = decoder_.next(&message);
+    if (result == wire::DecodeResult::kNeedMore) break;
+    if (result == wire::DecodeResult::kTooLarge) {
+      fail_request(0, v1::FRAME_TOO_LARGE,
+                   "frame length " + std::to_string(decoder_.rejected_length()) + " exceeds max_frame_bytes " +
+                       std::to_string(context_.limits.max_frame_bytes));
+      return;
+    }
+    if (result == wire::DecodeResult::kBadFrame) {
+      fail_request(0, v1::BAD_FRAME, "frame body is not a valid brokerd.v1.Envelope");
+      return;
+    }
+    context_.router.handle(*this, message);
+  }
+  size_t waiting = 0;
+  {
+    std::lock_guard lock(outbound_mutex_);
+    waiting = pending_.size() + writing_.size();
+  }
+  if (waiting > context_.limits.outbound_high_watermark) {
+    read_paused_ = true;  // resumed by on_write once the peer has read enough
+  } else {
+    read_more();
+  }
+}
+
+void Session::append_outbound(const std::string& frame) {
+  bool schedule = false;
+  {
+    std::lock_guard lock(outbound_mutex_);
+    if (outbound_closed_) return;
+    pending_ += frame;
+    if (!write_scheduled_ && !write_in_flight_) {
+      write_scheduled_ = true;
+      schedule = true;
+    }
+  }
+  if (schedule) asio::post(strand_, [self = shared_from_this()] { self->start_write(); });
+}
+
+void Session::send(const v1::Envelope& message) { append_outbound(wire::encode_frame(message)); }
+
+void Session::send_when_durable(uint64_t ticket, const v1::Envelope& message) {
+  context_.committer.after_durable(
+      ticket, [self = shared_from_this(), frame = wire::encode_frame(message), id = message.id()](bool ok) {
+        if (ok) {
+          self->append_outbound(frame);
+        } else {
+          self->send_error(id, v1::INTERNAL, "the write could not be made durable (fsync failed)");
+        }
+      });
+}
+
+void Session::send_error(uint64_t request_id, v1::ErrorCode code, const std::string& text) {
+  v1::Envelope reply;
+  reply.set_id(request_id);
+  reply.mutable_error()->set_code(code);
+  reply.mutable_error()->set_message(text);
+  send(reply);
+}
+
+void Session::deliver(v1::Delivery delivery) {
+  v1::Envelope push;
+  *push.mutable_delivery() = std::move(delivery);
+  send(push);
+}
+
+void Session::fail_request(uint64_t request_id, v1::ErrorCode code, const std::string& text) {
+  send_error(request_id, code, text);
+  if (closes_connection(code)) {
+    spdlog::info("session {} ({}): closing after {}: {}", session_id_, client_name_, v1::ErrorCode_Name(code),
+                 text);
+    close_after_flush();
+  }
+}
+
+void Session::start_write() {
+  {
+    std::lock_guard lock(outbound_mutex_);
+    write_scheduled_ = false;
+    if (write_in_flight_ || pending_.empty() || closed_) return;
+    writing_.swap(pending_);
+    pending_.clear();
+    write_in_flight_ = true;
+  }
+  asio::async_write(socket_, asio::buffer(writing_),
+                    asio::bind_executor(strand_, [self = shared_from_this()](const asio::error_code& error, size_t) {
+                      self->on_write(error);
+                    }));
+}
+
+void Session::on_write(const asio::error_code& error) {
+  size_t waiting = 0;
+  {
+    std::lock_guard lock(outbound_mutex_);
+    write_in_flight_ = false;
+    writing_.clear();
+    waiting = pending_.size();
+  }
+  if (error) {
+    shutdown();
+    return;
+  }
+  if (waiting > 0) {
+    start_write();
+  } else if (closing_) {
+    shutdown();
+    return;
+  }
+  if (read_paused_ && waiting < context_.limits.outbound_low_watermark) {
+    read_paused_ = false;
+    read_more();
+  }
+}
+
+void Session::close_after_flush() {
+  closing_ = true;
+  std::lock_guard lock(outbound_mutex_);
+  if (!write_in_flight_ && pending_.empty()) {
+    asio::post(strand_, [self = shared_from_this()] { self->shutdown(); });
+  }
+}
+
+void Session::track_wait(WaiterId waiter, uint64_t request_id, int64_t timeout_ms) {
+  auto timer = std::make_unique<asio::steady_timer>(strand_, std::chrono::milliseconds(timeout_ms));
+  timer->async_wait([self = shared_from_this(), waiter, request_id](const asio::error_code& error) {
+    if (error) return;  // cancelled: the result arrived or the session closed
+    self->waits_.erase(waiter);
+    // If the engine no longer has the waiter, the result is already on its way.
+    if (self->context_.engine.cancel_wait(waiter)) {
+      self->send_error(request_id, v1::TIMEOUT, "task did not finish within the wait timeout");
+    }
+  });
+  waits_.emplace(waiter, std::move(timer));
+}
+
+void Session::wait_finished(std::shared_ptr<const WaiterId> waiter) {
+  asio::post(strand_, [self = shared_from_this(), waiter] {
+    if (auto it = self->waits_.find(*waiter); it != self->waits_.end()) {
+      it->second->cancel();
+      self->waits_.erase(it);
+    }
+  });
+}
+
+void Session::shutdown() {
+  if (closed_) return;
+  closed_ = true;
+  closing_ = true;
+  {
+    std::lock_guard lock(outbound_mutex_);
+    outbound_closed_ = true;
+    pending_.clear();
+  }
+  // The engine holds this session as a delivery sink until it is unregistered; doing so
+  // queues every task this connection held again at once.
+  if (consumer_id_ != 0) context_.engine.unregister_consumer(consumer_id_);
+  for (auto& [waiter, timer] : waits_) {
+    context_.engine.cancel_wait(waiter);
+    timer->cancel();
+  }
+  waits_.clear();
+  asio::error_code ignored;
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+  socket_.close(ignored);
+  spdlog::debug("session {} ({}) closed", session_id_, client_name_);
+}
+
+}  // namespace brokerd::server

@@ -1,0 +1,115 @@
+// One client connection: reads frames, hands each to the RequestRouter, and writes
+// replies and pushes through one outbound buffer with at most one write in flight.
+//
+// Threading: reads, writes and all per-connection protocol state run on the session's
+// strand. send()/send_when_durable() may be called from any thread (the engine pushes
+// deliveries and results from whichever thread changed the task); they only append to
+// the outbound buffer under its mutex and schedule a write on the strand.
+//
+// Flow control: when more than the high watermark of bytes wait to be written, the
+// session stops reading until the peer has taken them, so a client that does not read
+// cannot grow the server's memory with pipelined requests.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include <asio.hpp>
+
+#include "engine/engine.h"
+#include "frame_codec.h"
+
+namespace brokerd::server {
+
+class Committer;
+class RequestRouter;
+
+struct SessionLimits {
+  uint32_t max_frame_bytes = wire::kDefaultMaxFrameBytes;
+  size_t outbound_high_watermark = 8u << 20;
+  size_t outbound_low_watermark = 1u << 20;
+};
+
+struct SessionContext {
+  Engine& engine;
+  Committer& committer;
+  RequestRouter& router;
+  SessionLimits limits;
+};
+
+class Session final : public std::enable_shared_from_this<Session>, public DeliverySink {
+ public:
+  Session(asio::ip::tcp::socket socket, SessionContext& context, uint64_t session_id);
+  ~Session() override;
+
+  void start();
+  // Closes the connection now (server shutdown). Thread-safe.
+  void close();
+
+  // ---- any thread ---------------------------------------------------------------------
+  void send(const v1::Envelope& message);
+  // Sends `message` once `ticket` is durable; if the sync fails, an INTERNAL error
+  // answers request `message.id()` instead.
+  void send_when_durable(uint64_t ticket, const v1::Envelope& message);
+  void send_error(uint64_t request_id, v1::ErrorCode code, const std::string& text);
+  void deliver(v1::Delivery delivery) override;
+
+  // ---- strand only (the router) ---------------------------------------------------
+  // Sends the error and, for protocol errors, closes after it is written.
+  void fail_request(uint64_t request_id, v1::ErrorCode code, const std::string& text);
+  bool greeted() const { return greeted_; }
+  void set_greeted(std::string client_name) {
+    greeted_ = true;
+    client_name_ = std::move(client_name);
+  }
+  const std::string& client_name() const { return client_name_; }
+  uint64_t id() const { return session_id_; }
+  ConsumerId consumer_id() const { return consumer_id_; }
+  void set_consumer_id(ConsumerId id) { consumer_id_ = id; }
+  // Arms a deadline for an engine waiter; on expiry the waiter is cancelled and
+  // TIMEOUT answers `request_id`.
+  void track_wait(WaiterId waiter, uint64_t request_id, int64_t timeout_ms);
+  // Called (any thread) when a waiter has fired, to drop its deadline. The id is read on
+  // the strand, where the router has stored it by then.
+  void wait_finished(std::shared_ptr<const WaiterId> waiter);
+
+ private:
+  void read_more();
+  void on_read(const asio::error_code& error, size_t bytes);
+  void append_outbound(const std::string& frame);
+  void start_write();
+  void on_write(const asio::error_code& error);
+  void close_after_flush();
+  void shutdown();
+
+  asio::ip::tcp::socket socket_;
+  asio::strand<asio::any_io_executor> strand_;
+  SessionContext& context_;
+  const uint64_t session_id_;
+
+  // Strand-only state.
+  wire::FrameDecoder decoder_;
+  std::array<char, 64 * 1024> read_buffer_{};
+  bool reading_ = false;
+  bool read_paused_ = false;
+  bool closing_ = false;  // no more reads; close once the outbound buffer is written
+  bool closed_ = false;
+  bool greeted_ = false;
+  std::string client_name_;
+  ConsumerId consumer_id_ = 0;
+  std::unordered_map<WaiterId, std::unique_ptr<asio::steady_timer>> waits_;
+
+  // Outbound buffer, shared with other threads.
+  std::mutex outbound_mutex_;
+  std::string pending_;           // GUARDED_BY(outbound_mutex_)
+  bool write_scheduled_ = false;  // GUARDED_BY(outbound_mutex_): a start_write is posted
+  bool write_in_flight_ = false;  // GUARDED_BY(outbound_mutex_)
+  bool outbound_closed_ = false;  // GUARDED_BY(outbound_mutex_)
+  std::string writing_;           // strand-only: the buffer of the write in flight
+};
+
+}  // namespace brokerd::server

@@ -1,0 +1,177 @@
+#include "storage/rocks_storage.h"
+
+#include <rocksdb/cache.h>
+#include <rocksdb/table.h>
+#include <rocksdb/utilities/table_properties_collectors.h>
+#include <rocksdb/write_batch.h>
+
+#include <vector>
+
+namespace brokerd::server {
+namespace {
+
+Status from_rocks(const rocksdb::Status& s, std::string_view what) {
+  if (s.ok()) return Status::Ok();
+  if (s.IsNotFound()) return Status::NotFound(std::string(what) + ": not found");
+  return Status::Internal(std::string(what) + ": " + s.ToString());
+}
+
+class RocksWriteSet final : public WriteSet {
+ public:
+  explicit RocksWriteSet(const std::array<rocksdb::ColumnFamilyHandle*, kFamilyCount>& handles)
+      : handles_(handles) {}
+  void put(Family family, std::string_view key, std::string_view value) override {
+    batch_.Put(handles_[static_cast<int>(family)], rocksdb::Slice(key.data(), key.size()),
+               rocksdb::Slice(value.data(), value.size()));
+  }
+  void erase(Family family, std::string_view key) override {
+    batch_.Delete(handles_[static_cast<int>(family)], rocksdb::Slice(key.data(), key.size()));
+  }
+  bool empty() const override { return batch_.Count() == 0; }
+  void clear() override { batch_.Clear(); }
+  rocksdb::WriteBatch* batch() { return &batch_; }
+
+ private:
+  const std::array<rocksdb::ColumnFamilyHandle*, kFamilyCount>& handles_;
+  rocksdb::WriteBatch batch_;
+};
+
+rocksdb::ColumnFamilyOptions family_options(Family family, const std::shared_ptr<rocksdb::Cache>& cache,
+                                            uint64_t write_buffer_bytes) {
+  rocksdb::ColumnFamilyOptions options;
+  options.write_buffer_size = write_buffer_bytes;
+  options.max_write_buffer_number = 3;
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = cache;
+  table.cache_index_and_filter_blocks = true;
+  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  if (family == Family::kReady || family == Family::kDelayed || family == Family::kExpiry) {
+    // These families are FIFOs: their heads are deleted constantly. Files dense with
+    // tombstones are compacted early so that scans from the head stay cheap.
+    options.table_properties_collector_factories.emplace_back(
+        rocksdb::NewCompactOnDeletionCollectorFactory(/*sliding_window_size=*/128 * 1024,
+                                                      /*deletion_trigger=*/16 * 1024));
+  }
+  return options;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<RocksStorage>> RocksStorage::open(const RocksStorageOptions& options) {
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = true;
+  db_options.create_missing_column_families = true;
+  db_options.max_background_jobs = 2;
+  db_options.max_total_wal_size = 256ull << 20;
+  db_options.keep_log_file_num = 5;
+  db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+  auto cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (int i = 0; i < kFamilyCount; ++i) {
+    const auto family = static_cast<Family>(i);
+    descriptors.emplace_back(i == 0 ? rocksdb::kDefaultColumnFamilyName : family_name(family),
+                             family_options(family, cache, options.write_buffer_bytes));
+  }
+  // The default family serves as `tasks`, so every family has a name we chose.
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(db_options, options.path, descriptors, &handles, &raw);
+  if (!s.ok()) {
+    if (s.IsIOError() && s.ToString().find("lock") != std::string::npos) {
+      return Status::Internal("data dir " + options.path +
+                              " is in use by another brokerd (RocksDB lock held): " + s.ToString());
+    }
+    return Status::Internal("cannot open data dir " + options.path + ": " + s.ToString());
+  }
+  std::unique_ptr<RocksStorage> storage(new RocksStorage());
+  storage->db_.reset(raw);
+  for (int i = 0; i < kFamilyCount; ++i) storage->handles_[i] = handles[i];
+  Status format = storage->check_format_version();
+  if (!format.ok()) return format;
+  return storage;
+}
+
+RocksStorage::~RocksStorage() {
+  if (!db_) return;
+  db_->FlushWAL(/*sync=*/true).PermitUncheckedError();
+  for (auto* handle : handles_) {
+    if (handle != nullptr) db_->DestroyColumnFamilyHandle(handle).PermitUncheckedError();
+  }
+  db_->Close().PermitUncheckedError();
+}
+
+Status RocksStorage::check_format_version() {
+  std::string value;
+  Status s = get(Family::kMeta, keys::kFormatVersion, &value);
+  const std::string expected = std::to_string(kStorageFormatVersion);
+  if (s.is_not_found()) {
+    rocksdb::WriteOptions sync_write;
+    sync_write.sync = true;
+    return from_rocks(db_->Put(sync_write, handle(Family::kMeta),
+                               rocksdb::Slice(keys::kFormatVersion.data(), keys::kFormatVersion.size()),
+                               expected),
+                      "write format version");
+  }
+  if (!s.ok()) return s;
+  if (value != expected) {
+    return Status::Internal("data dir has storage format version " + value + ", this brokerd reads " +
+                            expected);
+  }
+  return Status::Ok();
+}
+
+std::unique_ptr<WriteSet> RocksStorage::new_write_set() {
+  return std::make_unique<RocksWriteSet>(handles_);
+}
+
+Result<uint64_t> RocksStorage::write(WriteSet& batch) {
+  auto& rocks_batch = static_cast<RocksWriteSet&>(batch);
+  rocksdb::WriteOptions options;  // not synced here: the committer syncs groups of writes
+  std::lock_guard lock(write_mutex_);
+  rocksdb::Status s = db_->Write(options, rocks_batch.batch());
+  rocks_batch.clear();
+  if (!s.ok()) return from_rocks(s, "write");
+  const uint64_t seq = written_seq_.load(std::memory_order_relaxed) + 1;
+  written_seq_.store(seq, std::memory_order_release);
+  return seq;
+}
+
+Status RocksStorage::sync() { return from_rocks(db_->SyncWAL(), "sync WAL"); }
+
+Status RocksStorage::get(Family family, std::string_view key, std::string* value) {
+  rocksdb::PinnableSlice pinned;
+  rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), handle(family), rocksdb::Slice(key.data(), key.size()), &pinned);
+  if (!s.ok()) return from_rocks(s, family_name(family));
+  value->assign(pinned.data(), pinned.size());
+  return Status::Ok();
+}
+
+Status RocksStorage::scan(Family family, std::string_view lower, std::string_view upper,
+                          const ScanVisitor& visit) {
+  rocksdb::ReadOptions options;
+  rocksdb::Slice lower_slice(lower.data(), lower.size());
+  rocksdb::Slice upper_slice(upper.data(), upper.size());
+  // Tight bounds keep the iterator from stepping over tombstones outside the range.
+  options.iterate_lower_bound = &lower_slice;
+  if (!upper.empty()) options.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options, handle(family)));
+  for (it->Seek(lower_slice); it->Valid(); it->Next()) {
+    const rocksdb::Slice k = it->key();
+    const rocksdb::Slice v = it->value();
+    if (!visit(std::string_view(k.data(), k.size()), std::string_view(v.data(), v.size()))) break;
+  }
+  return from_rocks(it->status(), "scan");
+}
+
+uint64_t RocksStorage::disk_bytes() {
+  uint64_t total = 0;
+  for (auto* h : handles_) {
+    uint64_t size = 0;
+    if (db_->GetIntProperty(h, rocksdb::DB::Properties::kLiveSstFilesSize, &size)) total += size;
+  }
+  return total;
+}
+
+}  // namespace brokerd::server
