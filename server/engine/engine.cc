@@ -90,6 +90,13 @@ Result<v1::TaskState> Engine::complete(ConsumerId consumer, const v1::Complete& 
   auto lease = leases_.find(request.task_id());
   if (lease == leases_.end() || lease->second.consumer != consumer ||
       lease->second.lease_id != request.lease_id()) {
+    // A late report on a lease that expired frees the credit it was still using.
+    if (auto holder = consumers_.find(consumer);
+        holder != consumers_.end() && holder->second.expired_leases.erase(request.lease_id()) > 0) {
+      dispatch_consumer(holder->second);
+      uint64_t ignored = 0;
+      if (Status s = finish_operation(ignored); !s.ok()) return s;
+    }
     Result<v1::TaskRecord> task = load_task(request.task_id());
     if (!task.ok()) return task.status();
     return Status::StaleLease("lease " + std::to_string(request.lease_id()) + " of task " + request.task_id() +

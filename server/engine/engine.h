@@ -132,8 +132,12 @@ class Engine {
     uint32_t prefetch = 0;
     int64_t lease_ms = 0;
     std::unordered_set<std::string> leased;
+    // Leases that ran out while this consumer still had them: the worker is presumably
+    // still busy (or hung) with them, so they keep using its credit until it reports on
+    // them (its completion is answered STALE_LEASE) or disconnects.
+    std::unordered_set<uint64_t> expired_leases;
     size_t next_queue = 0;  // round-robin cursor over `queues`
-    bool has_credit() const { return leased.size() < prefetch; }
+    bool has_credit() const { return leased.size() + expired_leases.size() < prefetch; }
   };
   struct Lease {
     ConsumerId consumer = 0;

@@ -68,6 +68,10 @@ void Engine::expire_leases(int64_t now) {
   while (!lease_deadlines_.empty() && lease_deadlines_.begin()->first <= now) {
     const std::string task_id = lease_deadlines_.begin()->second;
     spdlog::info("lease on task {} expired without a heartbeat; queueing it again", task_id);
+    const Lease& lease = leases_.at(task_id);
+    if (auto holder = consumers_.find(lease.consumer); holder != consumers_.end()) {
+      holder->second.expired_leases.insert(lease.lease_id);
+    }
     Result<v1::TaskRecord> task = load_task(task_id);
     if (task.ok()) touched.insert(task->queue());
     requeue_leased(task_id);

@@ -1,0 +1,429 @@
+// Engine transitions against real RocksDB storage in a temporary directory, with a
+// manual clock: leases, delays, retries and expiry happen by advancing time, not sleeping.
+#include "engine/engine.h"
+
+#include <gtest/gtest.h>
+
+#include "storage/rocks_storage.h"
+#include "support/temp_dir.h"
+
+namespace brokerd::server {
+namespace {
+
+class RecordingSink : public DeliverySink {
+ public:
+  void deliver(v1::Delivery delivery) override { deliveries.push_back(std::move(delivery)); }
+  std::vector<v1::Delivery> deliveries;
+};
+
+class EngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override { open(); }
+
+  void open(size_t window = 4096) {
+    RocksStorageOptions options;
+    options.path = dir_.file("db");
+    options.block_cache_bytes = 8 << 20;
+    options.write_buffer_bytes = 4 << 20;
+    auto opened = RocksStorage::open(options);
+    ASSERT_TRUE(opened.ok()) << opened.status().message();
+    storage_ = std::move(opened.value());
+    EngineOptions engine_options;
+    engine_options.ready_window = window;
+    engine_ = std::make_unique<Engine>(*storage_, clock_, engine_options);
+    ASSERT_TRUE(engine_->open().ok());
+  }
+
+  // Simulates a crash: no consumer is told anything, memory is simply dropped.
+  void restart(size_t window = 4096) {
+    engine_.reset();
+    storage_.reset();
+    open(window);
+  }
+
+  std::string enqueue(const std::string& name, std::function<void(v1::TaskSpec&)> adjust = {}) {
+    v1::TaskSpec spec;
+    spec.set_name(name);
+    if (adjust) adjust(spec);
+    uint64_t ticket = 0;
+    auto outcome = engine_->enqueue(spec, ticket);
+    EXPECT_TRUE(outcome.ok()) << outcome.status().message();
+    EXPECT_GT(ticket, 0u);
+    return outcome.ok() ? outcome->id : "";
+  }
+
+  std::pair<ConsumerId, std::shared_ptr<RecordingSink>> consumer(uint32_t prefetch,
+                                                                 std::vector<std::string> queues = {},
+                                                                 int64_t lease_ms = 0) {
+    auto sink = std::make_shared<RecordingSink>();
+    ConsumerId id = engine_->register_consumer(sink, "worker-" + std::to_string(++consumers_));
+    EXPECT_TRUE(engine_->consume(id, queues, prefetch, lease_ms).ok());
+    return {id, sink};
+  }
+
+  v1::TaskRecord task(const std::string& id) {
+    uint64_t ticket = 0;
+    auto record = engine_->get_task(id, ticket);
+    EXPECT_TRUE(record.ok()) << record.status().message();
+    return record.ok() ? record.value() : v1::TaskRecord();
+  }
+
+  Result<v1::TaskState> succeed(ConsumerId consumer, const v1::Delivery& delivery, const std::string& result) {
+    v1::Complete complete;
+    complete.set_task_id(delivery.task_id());
+    complete.set_lease_id(delivery.lease_id());
+    complete.mutable_success()->set_result_json(result);
+    uint64_t ticket = 0;
+    return engine_->complete(consumer, complete, ticket);
+  }
+
+  Result<v1::TaskState> fail(ConsumerId consumer, const v1::Delivery& delivery, const std::string& message) {
+    v1::Complete complete;
+    complete.set_task_id(delivery.task_id());
+    complete.set_lease_id(delivery.lease_id());
+    complete.mutable_failure()->mutable_error()->set_type("ValueError");
+    complete.mutable_failure()->mutable_error()->set_message(message);
+    uint64_t ticket = 0;
+    return engine_->complete(consumer, complete, ticket);
+  }
+
+  v1::QueueStats stats(const std::string& queue = "default") { return engine_->queue_stats({queue}).at(0); }
+
+  testing::TempDir dir_;
+  ManualClock clock_;
+  std::unique_ptr<RocksStorage> storage_;
+  std::unique_ptr<Engine> engine_;
+  int consumers_ = 0;
+};
+
+TEST_F(EngineTest, EnqueuedTaskIsQueuedAndReadable) {
+  const std::string id = enqueue("tasks.add", [](v1::TaskSpec& s) { s.set_args_json("[2, 3]"); });
+  const v1::TaskRecord record = task(id);
+  EXPECT_EQ(record.state(), v1::QUEUED);
+  EXPECT_EQ(record.name(), "tasks.add");
+  EXPECT_EQ(record.args_json(), "[2, 3]");
+  ASSERT_EQ(record.history_size(), 1);
+  EXPECT_EQ(record.history(0).state(), v1::QUEUED);
+  EXPECT_EQ(stats().ready(), 1u);
+}
+
+TEST_F(EngineTest, UnknownIdIsNotFound) {
+  uint64_t ticket = 0;
+  auto record = engine_->get_task("never-seen", ticket);
+  ASSERT_FALSE(record.ok());
+  EXPECT_EQ(record.status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(EngineTest, EnqueueWithExistingIdChangesNothing) {
+  const std::string id = enqueue("first", [](v1::TaskSpec& s) { s.set_id("order-42"); });
+  v1::TaskSpec again;
+  again.set_name("second");
+  again.set_id("order-42");
+  uint64_t ticket = 0;
+  auto outcome = engine_->enqueue(again, ticket);
+  ASSERT_TRUE(outcome.ok());
+  EXPECT_FALSE(outcome->created);
+  EXPECT_EQ(outcome->id, id);
+  EXPECT_EQ(task(id).name(), "first");
+  EXPECT_EQ(stats().ready(), 1u);
+}
+
+TEST_F(EngineTest, BatchIsAllOrNothing) {
+  v1::TaskSpec good, bad;
+  good.set_name("ok");
+  bad.set_name("bad");
+  bad.set_priority(42);
+  uint64_t ticket = 0;
+  auto outcome = engine_->enqueue_batch({&good, &bad}, ticket);
+  ASSERT_FALSE(outcome.ok());
+  EXPECT_NE(outcome.status().message().find("tasks[1]"), std::string::npos);
+  EXPECT_EQ(stats().ready(), 0u);
+  // Duplicate ids inside one batch create one task.
+  good.set_id("same");
+  auto twice = engine_->enqueue_batch({&good, &good}, ticket);
+  ASSERT_TRUE(twice.ok());
+  EXPECT_TRUE(twice.value()[0].created);
+  EXPECT_FALSE(twice.value()[1].created);
+  EXPECT_EQ(stats().ready(), 1u);
+}
+
+TEST_F(EngineTest, DeliversByPriorityThenArrivalWithinPrefetch) {
+  const std::string low1 = enqueue("t");
+  const std::string high = enqueue("t", [](v1::TaskSpec& s) { s.set_priority(9); });
+  const std::string low2 = enqueue("t");
+  auto [id, sink] = consumer(2);
+  ASSERT_EQ(sink->deliveries.size(), 2u);  // prefetch credit caps what is pushed
+  EXPECT_EQ(sink->deliveries[0].task_id(), high);
+  EXPECT_EQ(sink->deliveries[1].task_id(), low1);
+  EXPECT_EQ(task(high).state(), v1::STARTED);
+  EXPECT_EQ(stats().in_flight(), 2u);
+  ASSERT_TRUE(succeed(id, sink->deliveries[0], "1").ok());
+  ASSERT_EQ(sink->deliveries.size(), 3u);  // the freed credit pulls the next task
+  EXPECT_EQ(sink->deliveries[2].task_id(), low2);
+}
+
+TEST_F(EngineTest, SuccessStoresResultAndWakesWaiter) {
+  const std::string id = enqueue("t");
+  std::optional<v1::TaskRecord> seen;
+  uint64_t seen_ticket = 0;
+  WaiterId waiter = 0;
+  uint64_t ticket = 0;
+  auto waited = engine_->wait_result(
+      id, [&](const v1::TaskRecord& t, uint64_t done) { seen = t, seen_ticket = done; }, waiter, ticket);
+  ASSERT_TRUE(waited.ok());
+  EXPECT_FALSE(waited->has_value());
+  auto [consumer_id, sink] = consumer(1);
+  auto state = succeed(consumer_id, sink->deliveries.at(0), "{\"sum\": 5}");
+  ASSERT_TRUE(state.ok());
+  EXPECT_EQ(state.value(), v1::SUCCESS);
+  ASSERT_TRUE(seen.has_value());
+  EXPECT_EQ(seen->result_json(), "{\"sum\": 5}");
+  EXPECT_GE(seen_ticket, storage_->last_written_seq() - 1);
+  EXPECT_FALSE(engine_->cancel_wait(waiter));  // already fired
+  const v1::TaskRecord record = task(id);
+  EXPECT_EQ(record.state(), v1::SUCCESS);
+  EXPECT_EQ(record.worker(), "worker-1");
+  EXPECT_EQ(record.attempts(), 1u);
+  EXPECT_GT(record.expires_ms(), record.finished_ms());
+  EXPECT_EQ(stats().succeeded(), 1u);
+}
+
+TEST_F(EngineTest, InvalidResultJsonIsRefusedAndTaskKeepsItsLease) {
+  enqueue("t");
+  auto [consumer_id, sink] = consumer(1);
+  auto state = succeed(consumer_id, sink->deliveries.at(0), "{not json");
+  ASSERT_FALSE(state.ok());
+  EXPECT_EQ(state.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(succeed(consumer_id, sink->deliveries.at(0), "true").ok());
+}
+
+TEST_F(EngineTest, FailureWithoutRetriesIsFinalAndDeadLettered) {
+  const std::string id = enqueue("divide");
+  auto [consumer_id, sink] = consumer(1);
+  auto state = fail(consumer_id, sink->deliveries.at(0), "division by zero");
+  ASSERT_TRUE(state.ok());
+  EXPECT_EQ(state.value(), v1::FAILURE);
+  const v1::TaskRecord record = task(id);
+  EXPECT_EQ(record.error().message(), "division by zero");
+  EXPECT_EQ(record.error().type(), "ValueError");
+  EXPECT_EQ(stats().failed(), 1u);
+  std::string value;
+  EXPECT_TRUE(storage_->get(Family::kDead, keys::dead_key("default", record.index_seq()), &value).ok());
+  EXPECT_EQ(value, id);
+}
+
+TEST_F(EngineTest, FailureRetriesWithBackoffThenSucceeds) {
+  const std::string id = enqueue("flaky", [](v1::TaskSpec& s) {
+    s.mutable_retry()->set_max_retries(2);
+    s.mutable_retry()->set_backoff_base_ms(1000);
+    s.mutable_retry()->set_jitter(false);
+  });
+  auto [consumer_id, sink] = consumer(1);
+  ASSERT_EQ(fail(consumer_id, sink->deliveries.at(0), "boom").value(), v1::RETRY);
+  EXPECT_EQ(task(id).state(), v1::RETRY);
+  EXPECT_EQ(stats().retrying(), 1u);
+  clock_.advance_ms(999);
+  engine_->run_timers();
+  EXPECT_EQ(sink->deliveries.size(), 1u);  // not due yet
+  clock_.advance_ms(1);
+  engine_->run_timers();
+  ASSERT_EQ(sink->deliveries.size(), 2u);
+  EXPECT_EQ(sink->deliveries[1].attempt(), 2u);
+  EXPECT_EQ(sink->deliveries[1].retries(), 1u);
+  ASSERT_EQ(fail(consumer_id, sink->deliveries[1], "boom again").value(), v1::RETRY);
+  clock_.advance_ms(1999);  // second retry waits base * 2
+  engine_->run_timers();
+  EXPECT_EQ(sink->deliveries.size(), 2u);
+  clock_.advance_ms(1);
+  engine_->run_timers();
+  ASSERT_EQ(sink->deliveries.size(), 3u);
+  ASSERT_EQ(succeed(consumer_id, sink->deliveries[2], "\"ok\"").value(), v1::SUCCESS);
+  const v1::TaskRecord record = task(id);
+  EXPECT_EQ(record.retries(), 2u);
+  EXPECT_EQ(record.attempts(), 3u);
+}
+
+TEST_F(EngineTest, RetryRequestUsesItsCountdownAndFailsWhenExhausted) {
+  const std::string id = enqueue("t", [](v1::TaskSpec& s) { s.mutable_retry()->set_max_retries(1); });
+  auto [consumer_id, sink] = consumer(1);
+  auto retry = [&](const v1::Delivery& delivery) {
+    v1::Complete complete;
+    complete.set_task_id(delivery.task_id());
+    complete.set_lease_id(delivery.lease_id());
+    complete.mutable_retry()->set_countdown_ms(5000);
+    complete.mutable_retry()->mutable_reason()->set_message("not yet");
+    uint64_t ticket = 0;
+    return engine_->complete(consumer_id, complete, ticket);
+  };
+  ASSERT_EQ(retry(sink->deliveries.at(0)).value(), v1::RETRY);
+  EXPECT_EQ(task(id).due_ms(), clock_.now_ms() + 5000);
+  clock_.advance_ms(5000);
+  engine_->run_timers();
+  ASSERT_EQ(sink->deliveries.size(), 2u);
+  ASSERT_EQ(retry(sink->deliveries[1]).value(), v1::FAILURE);
+  EXPECT_EQ(task(id).error().message(), "not yet");
+}
+
+TEST_F(EngineTest, CountdownTaskIsScheduledUntilDue) {
+  const std::string id = enqueue("later", [](v1::TaskSpec& s) { s.set_countdown_ms(10'000); });
+  EXPECT_EQ(task(id).state(), v1::SCHEDULED);
+  EXPECT_EQ(stats().scheduled(), 1u);
+  auto [consumer_id, sink] = consumer(5);
+  engine_->run_timers();
+  EXPECT_TRUE(sink->deliveries.empty());
+  clock_.advance_ms(10'000);
+  const int64_t sleep = engine_->run_timers();
+  ASSERT_EQ(sink->deliveries.size(), 1u);
+  EXPECT_EQ(sink->deliveries[0].task_id(), id);
+  EXPECT_EQ(stats().scheduled(), 0u);
+  EXPECT_GT(sleep, 0);
+}
+
+TEST_F(EngineTest, ScheduledTasksSurviveRestartAndComeDue) {
+  const std::string id = enqueue("later", [](v1::TaskSpec& s) { s.set_countdown_ms(60'000); });
+  restart();
+  EXPECT_EQ(task(id).state(), v1::SCHEDULED);
+  clock_.advance_ms(60'000);
+  auto [consumer_id, sink] = consumer(1);
+  engine_->run_timers();
+  ASSERT_EQ(sink->deliveries.size(), 1u);
+}
+
+TEST_F(EngineTest, ClosedConsumerTasksGoBackToTheirPlace) {
+  const std::string first = enqueue("t");
+  const std::string second = enqueue("t");
+  auto [gone, gone_sink] = consumer(1);
+  ASSERT_EQ(gone_sink->deliveries.at(0).task_id(), first);
+  engine_->unregister_consumer(gone);
+  EXPECT_EQ(task(first).state(), v1::QUEUED);
+  auto [next, next_sink] = consumer(2);
+  ASSERT_EQ(next_sink->deliveries.size(), 2u);
+  EXPECT_EQ(next_sink->deliveries[0].task_id(), first);  // kept its place ahead of `second`
+  EXPECT_EQ(next_sink->deliveries[0].attempt(), 2u);
+  EXPECT_EQ(next_sink->deliveries[1].task_id(), second);
+}
+
+TEST_F(EngineTest, ExpiredLeaseRequeuesAndStaleCompletionIsRefused) {
+  const std::string id = enqueue("t");
+  auto [slow, slow_sink] = consumer(1, {}, 5000);
+  const v1::Delivery first = slow_sink->deliveries.at(0);
+  clock_.advance_ms(4000);
+  ASSERT_TRUE(engine_->heartbeat(slow, {}).ok());  // extends to now + 5 s
+  clock_.advance_ms(4000);
+  engine_->run_timers();
+  EXPECT_EQ(task(id).state(), v1::STARTED);
+  clock_.advance_ms(1001);
+  engine_->run_timers();
+  EXPECT_EQ(task(id).state(), v1::QUEUED);
+  auto [fresh, fresh_sink] = consumer(1);
+  ASSERT_EQ(fresh_sink->deliveries.size(), 1u);
+  EXPECT_NE(fresh_sink->deliveries[0].lease_id(), first.lease_id());
+  EXPECT_EQ(slow_sink->deliveries.size(), 1u);  // the hung worker's credit stays used
+  auto late = succeed(slow, first, "1");
+  ASSERT_FALSE(late.ok());
+  EXPECT_EQ(late.status().code(), StatusCode::kStaleLease);
+  EXPECT_EQ(succeed(fresh, fresh_sink->deliveries[0], "2").value(), v1::SUCCESS);
+  EXPECT_EQ(task(id).result_json(), "2");
+  auto heartbeat = engine_->heartbeat(slow, {id});
+  ASSERT_TRUE(heartbeat.ok());
+  EXPECT_EQ(heartbeat->lost_task_ids, std::vector<std::string>{id});
+}
+
+TEST_F(EngineTest, LateReportOnExpiredLeaseFreesTheCredit) {
+  enqueue("t");
+  auto [slow, slow_sink] = consumer(1, {}, 1000);
+  const v1::Delivery first = slow_sink->deliveries.at(0);
+  clock_.advance_ms(1000);
+  engine_->run_timers();
+  const std::string second = enqueue("t");
+  EXPECT_EQ(slow_sink->deliveries.size(), 1u);
+  EXPECT_EQ(succeed(slow, first, "1").status().code(), StatusCode::kStaleLease);
+  ASSERT_EQ(slow_sink->deliveries.size(), 2u);  // credit came back with the late report
+  EXPECT_EQ(slow_sink->deliveries[1].task_id(), first.task_id());  // the requeued task, first in line
+}
+
+TEST_F(EngineTest, CompletionForAnotherConsumersLeaseIsStale) {
+  enqueue("t");
+  auto [holder, holder_sink] = consumer(1);
+  auto [other, other_sink] = consumer(1);
+  auto state = succeed(other, holder_sink->deliveries.at(0), "1");
+  ASSERT_FALSE(state.ok());
+  EXPECT_EQ(state.status().code(), StatusCode::kStaleLease);
+  v1::Delivery unknown = holder_sink->deliveries.at(0);
+  unknown.set_task_id("no-such-task");
+  EXPECT_EQ(succeed(holder, unknown, "1").status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(EngineTest, RestartQueuesLeasedTasksAgain) {
+  const std::string id = enqueue("t");
+  auto [consumer_id, sink] = consumer(1);
+  ASSERT_EQ(sink->deliveries.size(), 1u);
+  restart();
+  EXPECT_EQ(task(id).state(), v1::QUEUED);
+  EXPECT_EQ(stats().in_flight(), 0u);
+  EXPECT_EQ(stats().ready(), 1u);
+  auto [again, again_sink] = consumer(1);
+  ASSERT_EQ(again_sink->deliveries.size(), 1u);
+  EXPECT_EQ(again_sink->deliveries[0].task_id(), id);
+}
+
+TEST_F(EngineTest, ResultsExpireAfterTheirTtl) {
+  const std::string id = enqueue("t", [](v1::TaskSpec& s) { s.set_result_ttl_ms(60'000); });
+  auto [consumer_id, sink] = consumer(1);
+  ASSERT_TRUE(succeed(consumer_id, sink->deliveries.at(0), "1").ok());
+  clock_.advance_ms(59'999);
+  engine_->run_timers();
+  EXPECT_EQ(task(id).state(), v1::SUCCESS);
+  clock_.advance_ms(1);
+  engine_->run_timers();
+  uint64_t ticket = 0;
+  EXPECT_EQ(engine_->get_task(id, ticket).status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(EngineTest, SmallWindowServesALargeBacklogInOrderAcrossRestart) {
+  restart(/*window=*/8);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 100; ++i) ids.push_back(enqueue("t"));
+  const std::string urgent = enqueue("t", [](v1::TaskSpec& s) { s.set_priority(5); });
+  restart(/*window=*/8);
+  EXPECT_EQ(stats().ready(), 101u);
+  auto [consumer_id, sink] = consumer(1000);
+  ASSERT_EQ(sink->deliveries.size(), 101u);
+  EXPECT_EQ(sink->deliveries[0].task_id(), urgent);
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(sink->deliveries[i + 1].task_id(), ids[i]);
+  EXPECT_EQ(stats().ready(), 0u);
+}
+
+TEST_F(EngineTest, ConsumersOfSeveralQueuesReceiveFromEach) {
+  enqueue("a", [](v1::TaskSpec& s) { s.set_queue("alpha"); });
+  enqueue("b", [](v1::TaskSpec& s) { s.set_queue("beta"); });
+  enqueue("c", [](v1::TaskSpec& s) { s.set_queue("gamma"); });
+  auto [consumer_id, sink] = consumer(10, {"alpha", "beta"});
+  ASSERT_EQ(sink->deliveries.size(), 2u);
+  std::set<std::string> queues;
+  for (const auto& d : sink->deliveries) queues.insert(d.queue());
+  EXPECT_EQ(queues, (std::set<std::string>{"alpha", "beta"}));
+  EXPECT_EQ(stats("gamma").ready(), 1u);
+  EXPECT_EQ(stats("alpha").consumers(), 1u);
+}
+
+TEST_F(EngineTest, ConsumeValidatesQueuesAndLease) {
+  auto sink = std::make_shared<RecordingSink>();
+  ConsumerId id = engine_->register_consumer(sink, "w");
+  EXPECT_EQ(engine_->consume(id, {"bad queue"}, 1, 0).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(engine_->consume(id, {}, 1, 10).status().code(), StatusCode::kInvalidArgument);
+  auto lease = engine_->consume(id, {}, 1, 0);
+  ASSERT_TRUE(lease.ok());
+  EXPECT_EQ(lease.value(), 30'000);
+}
+
+TEST_F(EngineTest, PausedConsumerReceivesNothing) {
+  enqueue("t");
+  auto [consumer_id, sink] = consumer(0);
+  EXPECT_TRUE(sink->deliveries.empty());
+  ASSERT_TRUE(engine_->consume(consumer_id, {}, 1, 0).ok());
+  EXPECT_EQ(sink->deliveries.size(), 1u);
+}
+
+}  // namespace
+}  // namespace brokerd::server
