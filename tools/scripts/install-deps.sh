@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the Debian bookworm packages brokerd builds with, skipping those already
+# present. Used by run-brokerd.sh, run-tests.sh and the Dockerfile's build stage.
+set -euo pipefail
+
+packages=(
+  g++ cmake ninja-build pkg-config
+  libasio-dev librocksdb-dev libprotobuf-dev protobuf-compiler libspdlog-dev
+  libcli11-dev nlohmann-json3-dev
+)
+if [[ "${1:-}" == "--with-tests" ]]; then
+  packages+=(libgtest-dev libgmock-dev)
+fi
+
+missing=()
+for package in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$package")
+  fi
+done
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+
+echo "installing: ${missing[*]}" >&2
+sudo_cmd=()
+if [[ $(id -u) -ne 0 ]]; then
+  sudo_cmd=(sudo)
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
