@@ -22,37 +22,41 @@ const char* task_state_name(TaskState state);
 // SUCCESS, FAILURE and REVOKED: the task will not change again.
 bool is_terminal(TaskState state);
 
+// Members without a default value are value-initialized with `{}` so designated
+// initializers that name only some fields ({.name = "add"}) compile cleanly under
+// -Wextra (-Wmissing-field-initializers).
+
 // How failures are retried. Unset fields take the server's defaults (no retries,
 // backoff 1 s doubling up to 600 s, with jitter).
 struct RetryPolicy {
-  std::optional<uint32_t> max_retries;
-  std::optional<std::chrono::milliseconds> backoff_base;
-  std::optional<std::chrono::milliseconds> backoff_max;
-  std::optional<bool> jitter;
+  std::optional<uint32_t> max_retries{};
+  std::optional<std::chrono::milliseconds> backoff_base{};
+  std::optional<std::chrono::milliseconds> backoff_max{};
+  std::optional<bool> jitter{};
 };
 
 struct TaskOptions {
-  std::string id;                   // empty: the server generates a UUID
-  std::string queue;                // empty: "default"
+  std::string id{};                 // empty: the server generates a UUID
+  std::string queue{};              // empty: "default"
   uint32_t priority = 0;            // 0..9, 9 is most urgent
   std::chrono::milliseconds countdown{0};                      // deliver no earlier than now + countdown
-  std::optional<std::chrono::system_clock::time_point> eta;    // absolute; wins over countdown
-  RetryPolicy retry;
+  std::optional<std::chrono::system_clock::time_point> eta{};  // absolute; wins over countdown
+  RetryPolicy retry{};
   std::chrono::milliseconds result_ttl{0};  // 0: the server default (24 h)
 };
 
 // One task to enqueue: the name workers registered, Celery-style args and kwargs.
 struct TaskRequest {
-  std::string name;
+  std::string name{};
   nlohmann::json args = nlohmann::json::array();
   nlohmann::json kwargs = nlohmann::json::object();
-  TaskOptions options;
+  TaskOptions options{};
 };
 
 struct TaskError {
-  std::string type;       // e.g. "ZeroDivisionError"
-  std::string message;    // e.g. "division by zero"
-  std::string traceback;
+  std::string type{};       // e.g. "ZeroDivisionError"
+  std::string message{};    // e.g. "division by zero"
+  std::string traceback{};
 };
 
 struct TaskTransition {
