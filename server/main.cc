@@ -71,6 +71,7 @@ int main(int argc, char** argv) {
   storage_options.path = settings.data_dir;
   storage_options.block_cache_bytes = static_cast<uint64_t>(settings.block_cache_mb) << 20;
   storage_options.write_buffer_bytes = static_cast<uint64_t>(settings.write_buffer_mb) << 20;
+  storage_options.defer_wal_writes = policy == SyncPolicy::kAlways;
   auto storage = RocksStorage::open(storage_options);
   if (!storage.ok()) return fail(storage.status().message());
 
@@ -94,7 +95,7 @@ int main(int argc, char** argv) {
   SessionContext context{engine, committer, router, limits};
 
   asio::io_context io;
-  BrokerServer server(io, context);
+  BrokerServer server(io, context, settings.stats_log_interval_s * 1000);
   if (Status s = server.listen(settings.listen); !s.ok()) return fail(s.message());
   const auto endpoint = server.local_endpoint();
   if (!settings.port_file.empty()) {
@@ -134,6 +135,7 @@ int main(int argc, char** argv) {
   drained.set_value();
   watchdog.join();
   committer.stop();
+  committer.log_stats_since_last_call();
   spdlog::info("brokerd stopped");
   return 0;
 }

@@ -118,6 +118,24 @@ void Committer::run_interval() {
   }
 }
 
+void Committer::log_stats_since_last_call() {
+  CommitterStats now;
+  CommitterStats before;
+  {
+    std::lock_guard lock(mutex_);
+    now = stats_;
+    before = logged_;
+    logged_ = stats_;
+    stats_.largest_group = 0;
+  }
+  const uint64_t syncs = now.syncs - before.syncs;
+  if (syncs == 0) return;
+  const uint64_t confirmations = now.confirmations - before.confirmations;
+  spdlog::info("group commit: {} syncs, {:.1f} confirmations per sync (largest {}), fsync {:.0f} us average",
+               syncs, static_cast<double>(confirmations) / static_cast<double>(syncs), now.largest_group,
+               static_cast<double>(now.total_sync_micros - before.total_sync_micros) / static_cast<double>(syncs));
+}
+
 CommitterStats Committer::stats() const {
   std::lock_guard lock(mutex_);
   return stats_;

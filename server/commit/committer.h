@@ -55,6 +55,9 @@ class Committer {
   void after_durable(uint64_t ticket, Continuation done);
 
   CommitterStats stats() const;
+  // One log line with the syncs, group sizes and fsync latency since the previous call
+  // (nothing when there were none).
+  void log_stats_since_last_call();
   SyncPolicy policy() const { return policy_; }
 
  private:
@@ -72,6 +75,7 @@ class Committer {
   uint64_t durable_seq_ = 0;  // GUARDED_BY(mutex_)
   bool stopping_ = false;     // GUARDED_BY(mutex_)
   CommitterStats stats_;      // GUARDED_BY(mutex_)
+  CommitterStats logged_;     // GUARDED_BY(mutex_): stats_ at the last log line
   std::thread thread_;
 };
 

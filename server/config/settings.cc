@@ -31,6 +31,8 @@ const std::vector<SettingDecl>& setting_table() {
       {"write_buffer_mb", "RocksDB memtable size per column family", &Settings::write_buffer_mb, 1, 4096},
       {"port_file", "after binding, write the listening port to this file (for scripts and tests)",
        &Settings::port_file},
+      {"stats_log_interval_s", "log group-commit batch sizes and fsync latency this often (0 = never)",
+       &Settings::stats_log_interval_s, 0, 86'400},
   };
   return table;
 }

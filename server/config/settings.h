@@ -32,6 +32,7 @@ struct Settings {
   int64_t block_cache_mb = 64;
   int64_t write_buffer_mb = 32;
   std::string port_file;
+  int64_t stats_log_interval_s = 60;
 };
 
 struct SettingDecl {

@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "commit/committer.h"
+
 #include <spdlog/spdlog.h>
 
 namespace brokerd::server {
@@ -20,13 +22,15 @@ bool split_host_port(const std::string& text, std::string& host, uint16_t& port)
   return true;
 }
 
-BrokerServer::BrokerServer(asio::io_context& io, SessionContext& sessions)
+BrokerServer::BrokerServer(asio::io_context& io, SessionContext& sessions, int64_t stats_log_interval_ms)
     : io_(io),
       sessions_(sessions),
       acceptor_(io),
       timer_strand_(asio::make_strand(io)),
       timer_(timer_strand_),
-      accept_backoff_(io) {}
+      accept_backoff_(io),
+      stats_log_interval_ms_(stats_log_interval_ms),
+      next_stats_log_(std::chrono::steady_clock::now() + std::chrono::milliseconds(stats_log_interval_ms)) {}
 
 Status BrokerServer::listen(const std::string& host_port) {
   std::string host;
@@ -93,6 +97,10 @@ void BrokerServer::arm_timer(int64_t delay_ms) {
 
 void BrokerServer::on_timer() {
   const int64_t sleep_ms = sessions_.engine.run_timers(/*max_sleep_ms=*/1000);
+  if (stats_log_interval_ms_ > 0 && std::chrono::steady_clock::now() >= next_stats_log_) {
+    next_stats_log_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(stats_log_interval_ms_);
+    sessions_.committer.log_stats_since_last_call();
+  }
   arm_timer(std::max<int64_t>(sleep_ms, 1));
 }
 

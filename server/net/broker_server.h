@@ -19,7 +19,8 @@ namespace brokerd::server {
 
 class BrokerServer {
  public:
-  BrokerServer(asio::io_context& io, SessionContext& sessions);
+  // Every `stats_log_interval_ms` (0 = never) the committer's statistics are logged.
+  BrokerServer(asio::io_context& io, SessionContext& sessions, int64_t stats_log_interval_ms = 0);
 
   // Binds HOST:PORT (port 0 picks a free one).
   Status listen(const std::string& host_port);
@@ -42,6 +43,8 @@ class BrokerServer {
   asio::steady_timer timer_;
   asio::steady_timer accept_backoff_;
   std::atomic<bool> stopping_{false};
+  const int64_t stats_log_interval_ms_;
+  std::chrono::steady_clock::time_point next_stats_log_;  // timer strand only
 
   std::mutex sessions_mutex_;
   std::map<uint64_t, std::weak_ptr<Session>> live_sessions_;  // GUARDED_BY(sessions_mutex_)

@@ -65,6 +65,7 @@ Result<std::unique_ptr<RocksStorage>> RocksStorage::open(const RocksStorageOptio
   db_options.max_total_wal_size = 256ull << 20;
   db_options.keep_log_file_num = 5;
   db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+  db_options.manual_wal_flush = options.defer_wal_writes;
   auto cache = rocksdb::NewLRUCache(options.block_cache_bytes);
 
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
@@ -86,6 +87,7 @@ Result<std::unique_ptr<RocksStorage>> RocksStorage::open(const RocksStorageOptio
   }
   std::unique_ptr<RocksStorage> storage(new RocksStorage());
   storage->db_.reset(raw);
+  storage->defer_wal_writes_ = options.defer_wal_writes;
   for (int i = 0; i < kFamilyCount; ++i) storage->handles_[i] = handles[i];
   Status format = storage->check_format_version();
   if (!format.ok()) return format;
@@ -137,7 +139,10 @@ Result<uint64_t> RocksStorage::write(WriteSet& batch) {
   return seq;
 }
 
-Status RocksStorage::sync() { return from_rocks(db_->SyncWAL(), "sync WAL"); }
+Status RocksStorage::sync() {
+  if (defer_wal_writes_) return from_rocks(db_->FlushWAL(/*sync=*/true), "write and sync WAL");
+  return from_rocks(db_->SyncWAL(), "sync WAL");
+}
 
 Status RocksStorage::get(Family family, std::string_view key, std::string* value) {
   rocksdb::PinnableSlice pinned;

@@ -18,6 +18,12 @@ struct RocksStorageOptions {
   std::string path;
   uint64_t block_cache_bytes = 64ull << 20;
   uint64_t write_buffer_bytes = 32ull << 20;  // per memtable
+  // true: write() only appends to RocksDB's in-memory WAL buffer and sync() writes and
+  // fsyncs it in one go. Request threads then make no file syscalls at all, so they are
+  // never stalled behind an fsync of the same file, and one sync carries every pending
+  // write (group commit). Unsynced writes are lost if the process dies, so use it only
+  // when every confirmation waits for sync() (sync policy `always`).
+  bool defer_wal_writes = false;
 };
 
 class RocksStorage final : public Storage {
@@ -43,6 +49,7 @@ class RocksStorage final : public Storage {
     return handles_[static_cast<int>(family)];
   }
 
+  bool defer_wal_writes_ = false;
   std::unique_ptr<rocksdb::DB> db_;
   std::array<rocksdb::ColumnFamilyHandle*, kFamilyCount> handles_{};
   std::mutex write_mutex_;  // orders writes with their sequence numbers
