@@ -153,8 +153,15 @@ class Engine {
   QueueState& queue_state(const std::string& name);
   Status flush_batch();
   Status finish_operation(uint64_t& ticket);
+  // Sequence numbers are reserved in blocks: storage holds a bound above every number
+  // handed out, rewritten once per block instead of on every operation. Recovery
+  // resumes at the bound, so numbers are never reused (gaps are harmless).
+  static constexpr uint64_t kSeqBlock = 1 << 20;
   uint64_t take_seq() {
-    seq_dirty_ = true;
+    if (next_seq_ >= seq_limit_) {
+      seq_limit_ = next_seq_ + kSeqBlock;
+      seq_dirty_ = true;
+    }
     return next_seq_++;
   }
 
@@ -191,6 +198,7 @@ class Engine {
   // All below GUARDED_BY(mutex_).
   std::mt19937_64 random_;
   uint64_t next_seq_ = 1;
+  uint64_t seq_limit_ = 1;  // persisted bound: every number handed out is below it
   bool seq_dirty_ = false;
   bool failed_ = false;  // a storage write failed: memory may be ahead of disk
   std::map<std::string, std::unique_ptr<QueueState>, std::less<>> queues_;

@@ -62,7 +62,7 @@ Status Engine::finish_operation(uint64_t& ticket) {
     batch_->put(Family::kMeta, keys::queue_counters_key(name),
                 queue_state(name).counters.SerializeAsString());
   }
-  if (seq_dirty_) batch_->put(Family::kMeta, keys::kNextSeq, keys::encode_be64(next_seq_));
+  if (seq_dirty_) batch_->put(Family::kMeta, keys::kNextSeq, keys::encode_be64(seq_limit_));
   seq_dirty_ = false;
   op_dirty_queues_.clear();
   op_records_.clear();

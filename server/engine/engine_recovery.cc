@@ -10,7 +10,8 @@ Status Engine::open() {
   std::string value;
   Status s = storage_.get(Family::kMeta, keys::kNextSeq, &value);
   if (s.ok() && value.size() == 8) {
-    next_seq_ = keys::decode_be64(value);
+    next_seq_ = keys::decode_be64(value);  // the bound of the last reserved block
+    seq_limit_ = next_seq_;
   } else if (!s.ok() && !s.is_not_found()) {
     return s;
   }

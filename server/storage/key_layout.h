@@ -9,7 +9,8 @@
 //   expiry   expires_ms:be64 task id                      ""        (terminal tasks)
 //   dead     queue \0 index_seq:be64                      task id   (FAILURE tasks)
 //   meta     "format_version"                             decimal text
-//            "next_seq"                                   be64
+//            "next_seq"                                   be64 bound above every sequence
+//                                                         number handed out
 //            "queue/" name                                QueueCounters (protobuf)
 //
 // Big-endian integers make byte order equal numeric order, so iteration yields the ready
