@@ -134,6 +134,7 @@ int main(int argc, char** argv) {
   for (auto& thread : threads) thread.join();
   drained.set_value();
   watchdog.join();
+  if (Status s = engine.flush(); !s.ok()) spdlog::error("final write failed: {}", s.message());
   committer.stop();
   committer.log_stats_since_last_call();
   spdlog::info("brokerd stopped");

@@ -100,8 +100,15 @@ void Committer::run_always() {
       stats_.last_sync_micros = static_cast<uint64_t>(micros);
       stats_.total_sync_micros += static_cast<uint64_t>(micros);
     }
+    const bool none_released = released.empty();
     for (Continuation& done : released) done(s.ok());
     released.clear();
+    if (none_released) {
+      // Everything waiting has a ticket not written yet (its writer is about to flush):
+      // give it a moment instead of spinning on empty syncs.
+      std::unique_lock lock(mutex_);
+      wake_.wait_for(lock, std::chrono::milliseconds(1), [&] { return stopping_; });
+    }
   }
 }
 

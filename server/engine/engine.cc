@@ -47,8 +47,7 @@ Result<EnqueueOutcome> Engine::enqueue(const v1::TaskSpec& spec, uint64_t& ticke
   std::lock_guard lock(mutex_);
   if (Status s = check_writable(); !s.ok()) return s;
   Result<EnqueueOutcome> outcome = enqueue_locked(spec);
-  Status s = finish_operation(ticket);
-  if (!s.ok()) return s;
+  ticket = pending_ticket();
   return outcome;
 }
 
@@ -69,18 +68,14 @@ Result<std::vector<EnqueueOutcome>> Engine::enqueue_batch(const std::vector<cons
   for (const v1::TaskSpec* spec : specs) {
     Result<EnqueueOutcome> outcome = enqueue_locked(*spec);
     if (!outcome.ok()) {
-      // Only a storage read can fail after validation; nothing of this batch is written.
-      batch_->clear();
-      op_records_.clear();
-      op_dirty_queues_.clear();
-      op_finished_.clear();
-      failed_ = true;  // memory state was already changed for earlier tasks
+      // Only a storage read can fail after validation, and memory already holds the
+      // earlier tasks of this batch: refuse writes until a restart recovers from disk.
+      failed_ = true;
       return outcome.status();
     }
     outcomes.push_back(std::move(outcome.value()));
   }
-  Status s = finish_operation(ticket);
-  if (!s.ok()) return s;
+  ticket = pending_ticket();
   return outcomes;
 }
 
@@ -94,8 +89,6 @@ Result<v1::TaskState> Engine::complete(ConsumerId consumer, const v1::Complete& 
     if (auto holder = consumers_.find(consumer);
         holder != consumers_.end() && holder->second.expired_leases.erase(request.lease_id()) > 0) {
       dispatch_consumer(holder->second);
-      uint64_t ignored = 0;
-      if (Status s = finish_operation(ignored); !s.ok()) return s;
     }
     Result<v1::TaskRecord> task = load_task(request.task_id());
     if (!task.ok()) return task.status();
@@ -143,8 +136,7 @@ Result<v1::TaskState> Engine::complete(ConsumerId consumer, const v1::Complete& 
   }
   const v1::TaskState new_state = task.state();
   dispatch_consumer(holder);  // the completion freed a prefetch credit
-  Status s = finish_operation(ticket);
-  if (!s.ok()) return s;
+  ticket = pending_ticket();
   return new_state;
 }
 
@@ -177,14 +169,14 @@ Result<HeartbeatOutcome> Engine::heartbeat(ConsumerId consumer, const std::vecto
 
 Result<v1::TaskRecord> Engine::get_task(const std::string& id, uint64_t& ticket) {
   std::lock_guard lock(mutex_);
-  ticket = storage_.last_written_seq();
+  ticket = pending_ticket();  // the answer may show changes not yet written
   return load_task(id);
 }
 
 Result<std::optional<v1::TaskRecord>> Engine::wait_result(const std::string& id, ResultWaiter waiter,
                                                           WaiterId& waiter_id, uint64_t& ticket) {
   std::lock_guard lock(mutex_);
-  ticket = storage_.last_written_seq();
+  ticket = pending_ticket();
   Result<v1::TaskRecord> task = load_task(id);
   if (!task.ok()) return task.status();
   if (is_terminal(task->state())) return std::optional<v1::TaskRecord>(std::move(task.value()));

@@ -6,10 +6,13 @@
 // the network layer (DeliverySink::deliver, ResultWaiter) run with that mutex held and
 // must only queue work; they must never call back into the Engine.
 //
-// Durability: a mutating call writes its changes in one batch (made visible at once,
-// not yet durable) and returns a write ticket. The caller must not confirm anything to a
-// client until the committer reports that ticket durable. Deliveries are pushed without
-// waiting: a crash voids every lease and recovery queues leased tasks again.
+// Durability: a mutating call leaves its changes in a pending batch, shared by all
+// callers, and returns a write ticket: the sequence number of the storage write that will
+// carry them. flush() writes everything pending as one write (visible at once, not yet
+// durable); a session calls it once per read from its socket, so a pipelined connection's
+// requests cost one write, not one each. The caller must not confirm anything to a client
+// until it has flushed and the committer reports the ticket durable. Deliveries are pushed
+// without waiting: a crash voids every lease and recovery queues leased tasks again.
 #pragma once
 
 #include <cstdint>
@@ -77,6 +80,10 @@ class Engine {
   // Recovers state from storage: counters, sequence, delayed and expiry heads; tasks that
   // were leased when the server stopped are queued again. Call once before anything else.
   Status open();
+
+  // Writes every pending change (from any caller) as one storage write and runs the
+  // waiters of tasks that finished in it. Cheap when nothing is pending.
+  Status flush();
 
   // ---- producers ------------------------------------------------------------------
   Result<EnqueueOutcome> enqueue(const v1::TaskSpec& spec, uint64_t& ticket);
@@ -151,8 +158,9 @@ class Engine {
   void save_task(const v1::TaskRecord& task);
   void erase_task(const std::string& id);
   QueueState& queue_state(const std::string& name);
-  Status flush_batch();
-  Status finish_operation(uint64_t& ticket);
+  // The ticket of what is pending now (the last write's when nothing is).
+  uint64_t pending_ticket() const;
+  Status write_pending();
   // Sequence numbers are reserved in blocks: storage holds a bound above every number
   // handed out, rewritten once per block instead of on every operation. Recovery
   // resumes at the bound, so numbers are never reused (gaps are harmless).
@@ -215,13 +223,13 @@ class Engine {
   WaiterId next_waiter_id_ = 1;
   std::function<void(int64_t)> wakeup_hook_;
 
-  // The operation in progress: one batch, records touched, queues whose counters changed,
-  // terminal tasks whose waiters run once the batch is written.
+  // Pending changes, shared by all callers until the next write_pending(): one batch,
+  // the records it holds, queues whose counters changed, terminal tasks whose waiters run
+  // once the batch is written.
   std::unique_ptr<WriteSet> batch_;
   std::unordered_map<std::string, v1::TaskRecord> op_records_;
   std::set<std::string> op_dirty_queues_;
   std::vector<v1::TaskRecord> op_finished_;
-  uint64_t op_ticket_ = 0;
 };
 
 }  // namespace brokerd::server

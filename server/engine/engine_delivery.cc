@@ -42,8 +42,7 @@ Result<int64_t> Engine::consume(ConsumerId consumer_id, const std::vector<std::s
   consumer.next_queue = 0;
   for (const std::string& name : consumer.queues) queue_state(name).consumers.push_back(consumer_id);
   dispatch_consumer(consumer);
-  uint64_t ticket = 0;  // deliveries need no durability
-  if (Status s = finish_operation(ticket); !s.ok()) return s;
+  if (Status s = write_pending(); !s.ok()) return s;  // deliveries need no fsync, only a write
   return lease_ms;
 }
 
@@ -69,8 +68,7 @@ void Engine::unregister_consumer(ConsumerId consumer_id) {
   }
   consumers_.erase(found);
   for (const std::string& name : touched) dispatch_queue(queue_state(name));
-  uint64_t ticket = 0;
-  if (Status s = finish_operation(ticket); !s.ok()) {
+  if (Status s = write_pending(); !s.ok()) {
     spdlog::error("requeueing tasks of a closed consumer failed: {}", s.message());
   }
 }
@@ -103,7 +101,7 @@ void Engine::dispatch_consumer(Consumer& consumer) {
 std::optional<ReadyWindow::Entry> Engine::pop_ready(QueueState& queue) {
   if (queue.window.needs_refill()) {
     // The refill reads storage, which must first hold everything this operation wrote.
-    if (!flush_batch().ok()) return std::nullopt;
+    if (!write_pending().ok()) return std::nullopt;
     std::vector<ReadyWindow::Entry> entries;
     const size_t want = queue.window.capacity();
     Status s = storage_.scan(Family::kReady, queue.window.refill_from(), keys::ready_end(queue.name),

@@ -45,19 +45,15 @@ Engine::QueueState& Engine::queue_state(const std::string& name) {
   return *it->second;
 }
 
-Status Engine::flush_batch() {
-  if (batch_->empty()) return Status::Ok();
-  Result<uint64_t> seq = storage_.write(*batch_);
-  if (!seq.ok()) {
-    failed_ = true;
-    spdlog::critical("storage write failed, refusing further writes: {}", seq.status().message());
-    return seq.status();
-  }
-  op_ticket_ = seq.value();
-  return Status::Ok();
+uint64_t Engine::pending_ticket() const {
+  const bool pending = !batch_->empty() || !op_dirty_queues_.empty() || seq_dirty_;
+  // Every storage write goes through write_pending() under the engine lock, so the next
+  // write is the one that will carry what is pending now.
+  return storage_.last_written_seq() + (pending ? 1 : 0);
 }
 
-Status Engine::finish_operation(uint64_t& ticket) {
+Status Engine::write_pending() {
+  if (failed_) return check_writable();
   for (const std::string& name : op_dirty_queues_) {
     batch_->put(Family::kMeta, keys::queue_counters_key(name),
                 queue_state(name).counters.SerializeAsString());
@@ -65,23 +61,31 @@ Status Engine::finish_operation(uint64_t& ticket) {
   if (seq_dirty_) batch_->put(Family::kMeta, keys::kNextSeq, keys::encode_be64(seq_limit_));
   seq_dirty_ = false;
   op_dirty_queues_.clear();
+  if (batch_->empty()) return Status::Ok();
+  Result<uint64_t> seq = storage_.write(*batch_);
   op_records_.clear();
-  Status s = flush_batch();
-  ticket = op_ticket_;
-  op_ticket_ = 0;
   std::vector<v1::TaskRecord> finished = std::move(op_finished_);
   op_finished_.clear();
-  if (!s.ok()) return s;
+  if (!seq.ok()) {
+    failed_ = true;
+    spdlog::critical("storage write failed, refusing further writes: {}", seq.status().message());
+    return seq.status();
+  }
   for (const v1::TaskRecord& task : finished) {
     auto it = waiters_.find(task.id());
     if (it == waiters_.end()) continue;
     for (auto& [waiter_id, waiter] : it->second) {
       waiter_tasks_.erase(waiter_id);
-      waiter(task, ticket);
+      waiter(task, seq.value());
     }
     waiters_.erase(it);
   }
   return Status::Ok();
+}
+
+Status Engine::flush() {
+  std::lock_guard lock(mutex_);
+  return write_pending();
 }
 
 }  // namespace brokerd::server

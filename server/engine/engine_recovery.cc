@@ -52,8 +52,7 @@ Status Engine::open() {
 
   next_due_ms_ = peek_first_time(Family::kDelayed, "");
   next_expiry_ms_ = peek_first_time(Family::kExpiry, "");
-  uint64_t ticket = 0;
-  if (Status f = finish_operation(ticket); !f.ok()) return f;
+  if (Status f = write_pending(); !f.ok()) return f;
   return storage_.sync();
 }
 

@@ -13,10 +13,7 @@ int64_t Engine::run_timers(int64_t max_sleep_ms) {
   promote_due(now);
   expire_leases(now);
   expire_results(now);
-  uint64_t ticket = 0;
-  if (Status s = finish_operation(ticket); !s.ok()) {
-    spdlog::error("timer pass failed: {}", s.message());
-  }
+  if (Status s = write_pending(); !s.ok()) spdlog::error("timer pass failed: {}", s.message());
   int64_t next = std::min(next_due_ms_, next_expiry_ms_);
   if (!lease_deadlines_.empty()) next = std::min(next, lease_deadlines_.begin()->first);
   if (next == INT64_MAX) return max_sleep_ms;
@@ -35,7 +32,7 @@ int64_t Engine::peek_first_time(Family family, const std::string& from) {
 
 void Engine::promote_due(int64_t now) {
   if (now < next_due_ms_) return;
-  if (!flush_batch().ok()) return;
+  if (!write_pending().ok()) return;
   std::vector<std::pair<std::string, std::string>> due;  // delayed key, task id
   const std::string upper = keys::delayed_key(now + 1, 0);
   Status s = storage_.scan(Family::kDelayed, delayed_scan_from_, upper,
@@ -59,7 +56,7 @@ void Engine::promote_due(int64_t now) {
   }
   if (!due.empty()) delayed_scan_from_ = keys::successor(due.back().first);
   for (const std::string& name : touched) dispatch_queue(queue_state(name));
-  if (!flush_batch().ok()) return;
+  if (!write_pending().ok()) return;
   next_due_ms_ = peek_first_time(Family::kDelayed, delayed_scan_from_);
 }
 
@@ -81,7 +78,7 @@ void Engine::expire_leases(int64_t now) {
 
 void Engine::expire_results(int64_t now) {
   if (now < next_expiry_ms_) return;
-  if (!flush_batch().ok()) return;
+  if (!write_pending().ok()) return;
   std::vector<std::pair<std::string, std::string>> expired;  // expiry key, task id
   const std::string upper = keys::expiry_key(now + 1, "");
   Status s = storage_.scan(Family::kExpiry, expiry_scan_from_, upper,
@@ -101,7 +98,7 @@ void Engine::expire_results(int64_t now) {
     erase_task(task_id);
   }
   if (!expired.empty()) expiry_scan_from_ = keys::successor(expired.back().first);
-  if (!flush_batch().ok()) return;
+  if (!write_pending().ok()) return;
   next_expiry_ms_ = peek_first_time(Family::kExpiry, expiry_scan_from_);
 }
 

@@ -87,7 +87,7 @@ void RequestRouter::on_enqueue(Session& session, v1::Envelope& request) {
   ok->set_id(outcome->id);
   ok->set_state(outcome->state);
   ok->set_created(outcome->created);
-  session.send_when_durable(ticket, reply);
+  session.reply_after_flush(ticket, reply);
 }
 
 void RequestRouter::on_enqueue_batch(Session& session, v1::Envelope& request) {
@@ -112,7 +112,7 @@ void RequestRouter::on_enqueue_batch(Session& session, v1::Envelope& request) {
     item->set_state(outcome.state);
     item->set_created(outcome.created);
   }
-  session.send_when_durable(ticket, reply);
+  session.reply_after_flush(ticket, reply);
 }
 
 void RequestRouter::on_consume(Session& session, v1::Envelope& request) {
@@ -138,7 +138,7 @@ void RequestRouter::on_complete(Session& session, v1::Envelope& request) {
   v1::Envelope reply;
   reply.set_id(request.id());
   reply.mutable_complete_ok()->set_state(state.value());
-  session.send_when_durable(ticket, reply);
+  session.reply_after_flush(ticket, reply);
 }
 
 void RequestRouter::on_heartbeat(Session& session, v1::Envelope& request) {
@@ -161,7 +161,7 @@ void RequestRouter::on_get_task(Session& session, v1::Envelope& request) {
   v1::Envelope reply;
   reply.set_id(request.id());
   *reply.mutable_task_info()->mutable_task() = std::move(task.value());
-  session.send_when_durable(ticket, reply);
+  session.reply_after_flush(ticket, reply);
 }
 
 void RequestRouter::on_wait_result(Session& session, v1::Envelope& request) {
@@ -190,7 +190,7 @@ void RequestRouter::on_wait_result(Session& session, v1::Envelope& request) {
     v1::Envelope reply;
     reply.set_id(request_id);
     *reply.mutable_task_info()->mutable_task() = std::move(*outcome.value());
-    session.send_when_durable(ticket, reply);
+    session.reply_after_flush(ticket, reply);
     return;
   }
   *shared_waiter_id = waiter_id;

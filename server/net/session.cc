@@ -53,14 +53,16 @@ void Session::on_read(const asio::error_code& error, size_t bytes) {
       fail_request(0, v1::FRAME_TOO_LARGE,
                    "frame length " + std::to_string(decoder_.rejected_length()) + " exceeds max_frame_bytes " +
                        std::to_string(context_.limits.max_frame_bytes));
-      return;
+      break;
     }
     if (result == wire::DecodeResult::kBadFrame) {
       fail_request(0, v1::BAD_FRAME, "frame body is not a valid brokerd.v1.Envelope");
-      return;
+      break;
     }
     context_.router.handle(*this, message);
   }
+  release_held_replies();
+  if (closing_ || closed_) return;
   size_t waiting = 0;
   {
     std::lock_guard lock(outbound_mutex_);
@@ -90,14 +92,35 @@ void Session::append_outbound(const std::string& frame) {
 void Session::send(const v1::Envelope& message) { append_outbound(wire::encode_frame(message)); }
 
 void Session::send_when_durable(uint64_t ticket, const v1::Envelope& message) {
+  send_frame_when_durable(ticket, message.id(), wire::encode_frame(message));
+}
+
+void Session::send_frame_when_durable(uint64_t ticket, uint64_t request_id, std::string frame) {
   context_.committer.after_durable(
-      ticket, [self = shared_from_this(), frame = wire::encode_frame(message), id = message.id()](bool ok) {
+      ticket, [self = shared_from_this(), frame = std::move(frame), request_id](bool ok) {
         if (ok) {
           self->append_outbound(frame);
         } else {
-          self->send_error(id, v1::INTERNAL, "the write could not be made durable (fsync failed)");
+          self->send_error(request_id, v1::INTERNAL, "the write could not be made durable (fsync failed)");
         }
       });
+}
+
+void Session::reply_after_flush(uint64_t ticket, const v1::Envelope& message) {
+  held_replies_.push_back({ticket, message.id(), wire::encode_frame(message)});
+}
+
+void Session::release_held_replies() {
+  // One write for everything this read changed (and whatever else is pending).
+  const Status flushed = context_.engine.flush();
+  for (HeldReply& reply : held_replies_) {
+    if (flushed.ok()) {
+      send_frame_when_durable(reply.ticket, reply.request_id, std::move(reply.frame));
+    } else {
+      send_error(reply.request_id, v1::INTERNAL, "the write failed: " + flushed.message());
+    }
+  }
+  held_replies_.clear();
 }
 
 void Session::send_error(uint64_t request_id, v1::ErrorCode code, const std::string& text) {

@@ -17,6 +17,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include <asio.hpp>
 
@@ -59,6 +60,9 @@ class Session final : public std::enable_shared_from_this<Session>, public Deliv
   void deliver(v1::Delivery delivery) override;
 
   // ---- strand only (the router) ---------------------------------------------------
+  // Holds a reply until the engine has written this read's changes (one write for all
+  // requests of the read), then sends it once `ticket` is durable.
+  void reply_after_flush(uint64_t ticket, const v1::Envelope& message);
   // Sends the error and, for protocol errors, closes after it is written.
   void fail_request(uint64_t request_id, v1::ErrorCode code, const std::string& text);
   bool greeted() const { return greeted_; }
@@ -79,6 +83,8 @@ class Session final : public std::enable_shared_from_this<Session>, public Deliv
 
  private:
   void read_more();
+  void release_held_replies();
+  void send_frame_when_durable(uint64_t ticket, uint64_t request_id, std::string frame);
   void on_read(const asio::error_code& error, size_t bytes);
   void append_outbound(const std::string& frame);
   void start_write();
@@ -102,6 +108,12 @@ class Session final : public std::enable_shared_from_this<Session>, public Deliv
   std::string client_name_;
   ConsumerId consumer_id_ = 0;
   std::unordered_map<WaiterId, std::unique_ptr<asio::steady_timer>> waits_;
+  struct HeldReply {
+    uint64_t ticket;
+    uint64_t request_id;
+    std::string frame;
+  };
+  std::vector<HeldReply> held_replies_;  // replies of the read being handled
 
   // Outbound buffer, shared with other threads.
   std::mutex outbound_mutex_;

@@ -49,6 +49,8 @@ class EngineTest : public ::testing::Test {
     auto outcome = engine_->enqueue(spec, ticket);
     EXPECT_TRUE(outcome.ok()) << outcome.status().message();
     EXPECT_GT(ticket, 0u);
+    EXPECT_TRUE(engine_->flush().ok());  // as a session does after each read
+    EXPECT_GE(storage_->last_written_seq(), ticket);
     return outcome.ok() ? outcome->id : "";
   }
 
@@ -74,7 +76,9 @@ class EngineTest : public ::testing::Test {
     complete.set_lease_id(delivery.lease_id());
     complete.mutable_success()->set_result_json(result);
     uint64_t ticket = 0;
-    return engine_->complete(consumer, complete, ticket);
+    auto state = engine_->complete(consumer, complete, ticket);
+    EXPECT_TRUE(engine_->flush().ok());
+    return state;
   }
 
   Result<v1::TaskState> fail(ConsumerId consumer, const v1::Delivery& delivery, const std::string& message) {
@@ -84,7 +88,9 @@ class EngineTest : public ::testing::Test {
     complete.mutable_failure()->mutable_error()->set_type("ValueError");
     complete.mutable_failure()->mutable_error()->set_message(message);
     uint64_t ticket = 0;
-    return engine_->complete(consumer, complete, ticket);
+    auto state = engine_->complete(consumer, complete, ticket);
+    EXPECT_TRUE(engine_->flush().ok());
+    return state;
   }
 
   v1::QueueStats stats(const std::string& queue = "default") { return engine_->queue_stats({queue}).at(0); }
@@ -105,6 +111,30 @@ TEST_F(EngineTest, EnqueuedTaskIsQueuedAndReadable) {
   ASSERT_EQ(record.history_size(), 1);
   EXPECT_EQ(record.history(0).state(), v1::QUEUED);
   EXPECT_EQ(stats().ready(), 1u);
+}
+
+TEST_F(EngineTest, RequestsBeforeAFlushShareOneWrite) {
+  const uint64_t before = storage_->last_written_seq();
+  std::vector<uint64_t> tickets;
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) {
+    v1::TaskSpec spec;
+    spec.set_name("t");
+    uint64_t ticket = 0;
+    auto outcome = engine_->enqueue(spec, ticket);
+    ASSERT_TRUE(outcome.ok());
+    tickets.push_back(ticket);
+    ids.push_back(outcome->id);
+  }
+  EXPECT_EQ(storage_->last_written_seq(), before);  // nothing written yet...
+  EXPECT_EQ(task(ids[0]).state(), v1::QUEUED);      // ...but already readable
+  EXPECT_EQ(tickets, (std::vector<uint64_t>{before + 1, before + 1, before + 1}));
+  ASSERT_TRUE(engine_->flush().ok());
+  EXPECT_EQ(storage_->last_written_seq(), before + 1);  // one write carried all three
+  std::string stored;
+  EXPECT_TRUE(storage_->get(Family::kTasks, ids[2], &stored).ok());
+  ASSERT_TRUE(engine_->flush().ok());
+  EXPECT_EQ(storage_->last_written_seq(), before + 1);  // nothing pending: no write
 }
 
 TEST_F(EngineTest, UnknownIdIsNotFound) {
