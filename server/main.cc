@@ -71,6 +71,7 @@ int main(int argc, char** argv) {
   storage_options.path = settings.data_dir;
   storage_options.block_cache_bytes = static_cast<uint64_t>(settings.block_cache_mb) << 20;
   storage_options.write_buffer_bytes = static_cast<uint64_t>(settings.write_buffer_mb) << 20;
+  storage_options.memtable_budget_bytes = static_cast<uint64_t>(settings.memtable_budget_mb) << 20;
   storage_options.defer_wal_writes = policy == SyncPolicy::kAlways;
   auto storage = RocksStorage::open(storage_options);
   if (!storage.ok()) return fail(storage.status().message());

@@ -29,6 +29,8 @@ const std::vector<SettingDecl>& setting_table() {
       {"queue_window", "ready tasks of each queue's head kept in memory", &Settings::queue_window, 16, 1 << 20},
       {"block_cache_mb", "RocksDB block cache size", &Settings::block_cache_mb, 1, 1 << 20},
       {"write_buffer_mb", "RocksDB memtable size per column family", &Settings::write_buffer_mb, 1, 4096},
+      {"memtable_budget_mb", "RocksDB memtables of all column families together (bounds write memory)",
+       &Settings::memtable_budget_mb, 4, 65'536},
       {"port_file", "after binding, write the listening port to this file (for scripts and tests)",
        &Settings::port_file},
       {"stats_log_interval_s", "log group-commit batch sizes and fsync latency this often (0 = never)",

@@ -30,7 +30,8 @@ struct Settings {
   int64_t result_ttl_s = 86'400;
   int64_t queue_window = 4096;
   int64_t block_cache_mb = 64;
-  int64_t write_buffer_mb = 32;
+  int64_t write_buffer_mb = 16;
+  int64_t memtable_budget_mb = 64;
   std::string port_file;
   int64_t stats_log_interval_s = 60;
 };

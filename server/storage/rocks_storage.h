@@ -17,7 +17,8 @@ namespace brokerd::server {
 struct RocksStorageOptions {
   std::string path;
   uint64_t block_cache_bytes = 64ull << 20;
-  uint64_t write_buffer_bytes = 32ull << 20;  // per memtable
+  uint64_t write_buffer_bytes = 16ull << 20;      // per memtable
+  uint64_t memtable_budget_bytes = 64ull << 20;   // all memtables of all families together
   // true: write() only appends to RocksDB's in-memory WAL buffer and sync() writes and
   // fsyncs it in one go. Request threads then make no file syscalls at all, so they are
   // never stalled behind an fsync of the same file, and one sync carries every pending
