@@ -22,9 +22,21 @@ BrokerProcess::~BrokerProcess() {
   if (pid_ > 0) kill_hard();
 }
 
-void BrokerProcess::start() {
+void BrokerProcess::start() { launch(0); }
+
+void BrokerProcess::restart_on_same_port() {
+  ASSERT_GT(port_, 0) << "brokerd has not run yet, so it has no port to reuse";
+  const uint16_t previous = port_;
+  launch(previous);
+  ASSERT_EQ(port_, previous);
+}
+
+void BrokerProcess::launch(uint16_t listen_port) {
+  ASSERT_LE(pid_, 0) << "brokerd is already running";
   std::filesystem::remove(port_file_);
-  std::vector<std::string> args = {BROKERD_BINARY, "--listen", "127.0.0.1:0", "--data-dir", data_dir_,
+  port_ = 0;
+  const std::string listen = "127.0.0.1:" + std::to_string(listen_port);
+  std::vector<std::string> args = {BROKERD_BINARY, "--listen", listen, "--data-dir", data_dir_,
                                    "--port-file", port_file_, "--log-level", "debug"};
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   pid_ = fork();
@@ -41,6 +53,7 @@ void BrokerProcess::start() {
     execv(argv[0], argv.data());
     _exit(127);
   }
+  bool exited = false;
   const bool up = eventually(
       [&] {
         std::ifstream in(port_file_);
@@ -50,14 +63,18 @@ void BrokerProcess::start() {
           return true;
         }
         int status = 0;
-        return waitpid(pid_, &status, WNOHANG) == pid_;  // exited early: stop waiting
+        exited = waitpid(pid_, &status, WNOHANG) == pid_;  // exited early: stop waiting
+        return exited;
       },
       std::chrono::seconds(20));
+  if (exited) pid_ = -1;  // reaped: never signal that pid again
   ASSERT_TRUE(up && port_ > 0) << "brokerd did not start; see " << log_path_;
 }
 
 void BrokerProcess::kill_hard() {
   if (pid_ <= 0) return;
+  // SIGKILL also ends a stopped process; clear the flag so nothing signals a reaped pid.
+  paused_ = false;
   ::kill(pid_, SIGKILL);
   int status = 0;
   waitpid(pid_, &status, 0);
@@ -66,6 +83,7 @@ void BrokerProcess::kill_hard() {
 
 int BrokerProcess::stop() {
   if (pid_ <= 0) return -1;
+  resume();  // a stopped process would not act on SIGTERM
   ::kill(pid_, SIGTERM);
   int status = 0;
   const bool exited = eventually([&] { return waitpid(pid_, &status, WNOHANG) == pid_; }, std::chrono::seconds(20));
@@ -75,6 +93,25 @@ int BrokerProcess::stop() {
   }
   pid_ = -1;
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+void BrokerProcess::pause() {
+  if (pid_ <= 0 || paused_) return;
+  ASSERT_EQ(::kill(pid_, SIGSTOP), 0);
+  // kill() returns before every thread has stopped; the parent learns it from waitpid.
+  int status = 0;
+  ASSERT_EQ(waitpid(pid_, &status, WUNTRACED), pid_);
+  if (!WIFSTOPPED(status)) {
+    pid_ = -1;  // reaped
+    FAIL() << "brokerd ended instead of stopping; see " << log_path_;
+  }
+  paused_ = true;
+}
+
+void BrokerProcess::resume() {
+  if (pid_ <= 0 || !paused_) return;
+  ::kill(pid_, SIGCONT);
+  paused_ = false;
 }
 
 }  // namespace brokerd::testing

@@ -87,8 +87,9 @@ class Worker {
   // Register before start()/run(). A later registration of the same name replaces it.
   void register_task(const std::string& name, TaskHandler handler);
 
-  // Connects and starts consuming in background threads. Fails if the first connection
-  // cannot be made; later connection losses are retried until stop().
+  // Connects and starts consuming in background threads. Fails (kUnavailable) if the
+  // first connection cannot be made; start() may then be called again. Later connection
+  // losses are retried until stop().
   Status start();
   // start(), then blocks until stop() has finished.
   Status run();
