@@ -1,6 +1,7 @@
 #include "storage/rocks_storage.h"
 
 #include <rocksdb/cache.h>
+#include <rocksdb/filter_policy.h>
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/table_properties_collectors.h>
 #include <rocksdb/write_batch.h>
@@ -44,7 +45,17 @@ rocksdb::ColumnFamilyOptions family_options(Family family, const std::shared_ptr
   options.max_write_buffer_number = 3;
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = cache;
+  // Point lookups of task records (random ids) must not re-read a whole SST index each
+  // time once the data outgrows the cache: partitioned indexes and bloom filters load a
+  // small piece per lookup, and their top levels stay pinned at high cache priority.
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  table.index_type = rocksdb::BlockBasedTableOptions::kTwoLevelIndexSearch;
+  table.partition_filters = true;
+  table.metadata_block_size = 4096;
   table.cache_index_and_filter_blocks = true;
+  table.cache_index_and_filter_blocks_with_high_priority = true;
+  table.pin_top_level_index_and_filter = true;
+  table.pin_l0_filter_and_index_blocks_in_cache = true;
   options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   if (family == Family::kReady || family == Family::kDelayed || family == Family::kExpiry) {
     // These families are FIFOs: their heads are deleted constantly. Files dense with
@@ -70,7 +81,8 @@ Result<std::unique_ptr<RocksStorage>> RocksStorage::open(const RocksStorageOptio
   // Memory is bounded by settings, not by backlog: one budget for every memtable, one
   // block cache for every family.
   db_options.db_write_buffer_size = options.memtable_budget_bytes;
-  auto cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  auto cache = rocksdb::NewLRUCache(options.block_cache_bytes, /*num_shard_bits=*/-1,
+                                    /*strict_capacity_limit=*/false, /*high_pri_pool_ratio=*/0.5);
 
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (int i = 0; i < kFamilyCount; ++i) {
