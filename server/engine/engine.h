@@ -189,7 +189,8 @@ class Engine {
   bool deliver_one(QueueState& queue, Consumer& consumer);
   std::optional<ReadyWindow::Entry> pop_ready(QueueState& queue);
   void release_lease(const std::string& task_id);
-  void requeue_leased(const std::string& task_id);
+  // Returns the task's queue when it went back to it.
+  std::optional<std::string> requeue_leased(const std::string& task_id);
   void detach_consumer_from_queues(Consumer& consumer);
 
   // Timers (engine_timers.cc).

@@ -62,9 +62,7 @@ void Engine::unregister_consumer(ConsumerId consumer_id) {
   std::set<std::string> touched;
   const std::vector<std::string> held(consumer.leased.begin(), consumer.leased.end());
   for (const std::string& task_id : held) {
-    Result<v1::TaskRecord> task = load_task(task_id);
-    if (task.ok()) touched.insert(task->queue());
-    requeue_leased(task_id);
+    if (auto queue = requeue_leased(task_id)) touched.insert(*queue);
   }
   consumers_.erase(found);
   for (const std::string& name : touched) dispatch_queue(queue_state(name));
@@ -182,12 +180,13 @@ void Engine::release_lease(const std::string& task_id) {
   batch_->erase(Family::kLeases, task_id);
 }
 
-void Engine::requeue_leased(const std::string& task_id) {
+std::optional<std::string> Engine::requeue_leased(const std::string& task_id) {
   release_lease(task_id);
   Result<v1::TaskRecord> task = load_task(task_id);
-  if (!task.ok() || task->state() != v1::STARTED) return;
+  if (!task.ok() || task->state() != v1::STARTED) return std::nullopt;
   // Back to its old place: same priority and index sequence as before delivery.
   make_ready(task.value(), task->index_seq());
+  return task->queue();
 }
 
 }  // namespace brokerd::server

@@ -69,9 +69,7 @@ void Engine::expire_leases(int64_t now) {
     if (auto holder = consumers_.find(lease.consumer); holder != consumers_.end()) {
       holder->second.expired_leases.insert(lease.lease_id);
     }
-    Result<v1::TaskRecord> task = load_task(task_id);
-    if (task.ok()) touched.insert(task->queue());
-    requeue_leased(task_id);
+    if (auto queue = requeue_leased(task_id)) touched.insert(*queue);
   }
   for (const std::string& name : touched) dispatch_queue(queue_state(name));
 }
