@@ -15,15 +15,6 @@ bool parse_sync_policy(std::string_view text, SyncPolicy& out) {
   return true;
 }
 
-const char* sync_policy_name(SyncPolicy policy) {
-  switch (policy) {
-    case SyncPolicy::kAlways: return "always";
-    case SyncPolicy::kInterval: return "interval";
-    case SyncPolicy::kNone: return "none";
-  }
-  return "unknown";
-}
-
 Committer::Committer(Storage& storage, SyncPolicy policy, int64_t interval_ms)
     : storage_(storage), policy_(policy), interval_ms_(interval_ms < 1 ? 1 : interval_ms) {}
 
@@ -97,7 +88,6 @@ void Committer::run_always() {
       stats_.syncs++;
       stats_.confirmations += released.size();
       stats_.largest_group = std::max<uint64_t>(stats_.largest_group, released.size());
-      stats_.last_sync_micros = static_cast<uint64_t>(micros);
       stats_.total_sync_micros += static_cast<uint64_t>(micros);
     }
     const bool none_released = released.empty();
@@ -141,11 +131,6 @@ void Committer::log_stats_since_last_call() {
   spdlog::info("group commit: {} syncs, {:.1f} confirmations per sync (largest {}), fsync {:.0f} us average",
                syncs, static_cast<double>(confirmations) / static_cast<double>(syncs), now.largest_group,
                static_cast<double>(now.total_sync_micros - before.total_sync_micros) / static_cast<double>(syncs));
-}
-
-CommitterStats Committer::stats() const {
-  std::lock_guard lock(mutex_);
-  return stats_;
 }
 
 }  // namespace brokerd::server

@@ -29,13 +29,11 @@ namespace brokerd::server {
 enum class SyncPolicy { kAlways, kInterval, kNone };
 // "always" | "interval" | "none"
 bool parse_sync_policy(std::string_view text, SyncPolicy& out);
-const char* sync_policy_name(SyncPolicy policy);
 
 struct CommitterStats {
   uint64_t syncs = 0;              // fsyncs done
   uint64_t confirmations = 0;      // continuations released after a sync
   uint64_t largest_group = 0;      // most continuations released by one sync
-  uint64_t last_sync_micros = 0;   // duration of the latest sync
   uint64_t total_sync_micros = 0;
 };
 
@@ -54,7 +52,6 @@ class Committer {
   // Runs `done` once every write up to `ticket` is durable (at once for ticket 0).
   void after_durable(uint64_t ticket, Continuation done);
 
-  CommitterStats stats() const;
   // One log line with the syncs, group sizes and fsync latency since the previous call
   // (nothing when there were none).
   void log_stats_since_last_call();

@@ -195,13 +195,4 @@ Status RocksStorage::scan(Family family, std::string_view lower, std::string_vie
   return from_rocks(it->status(), "scan");
 }
 
-uint64_t RocksStorage::disk_bytes() {
-  uint64_t total = 0;
-  for (auto* h : handles_) {
-    uint64_t size = 0;
-    if (db_->GetIntProperty(h, rocksdb::DB::Properties::kLiveSstFilesSize, &size)) total += size;
-  }
-  return total;
-}
-
 }  // namespace brokerd::server

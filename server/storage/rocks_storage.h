@@ -41,7 +41,6 @@ class RocksStorage final : public Storage {
   Status get(Family family, std::string_view key, std::string* value) override;
   Status scan(Family family, std::string_view lower, std::string_view upper,
               const ScanVisitor& visit) override;
-  uint64_t disk_bytes() override;
 
  private:
   RocksStorage() = default;

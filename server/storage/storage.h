@@ -50,8 +50,6 @@ class Storage {
   // Iteration starts at `lower`, so tombstones below it cost nothing.
   virtual Status scan(Family family, std::string_view lower, std::string_view upper,
                       const ScanVisitor& visit) = 0;
-  // Bytes of live data files, for stats.
-  virtual uint64_t disk_bytes() = 0;
 };
 
 }  // namespace brokerd::server
