@@ -25,7 +25,7 @@ Result<EnqueueOutcome> Engine::enqueue_locked(const v1::TaskSpec& spec) {
   if (!built.ok()) return built.status();
   v1::TaskRecord& task = built.value();
   if (task.id().empty()) {
-    task.set_id(make_uuid_v4());
+    task.set_id(make_uuid_v7(now));
   } else {
     // Idempotent by id: an existing task (also one earlier in the same batch, through
     // the operation's record cache) is reported, never duplicated or changed.
@@ -111,10 +111,11 @@ Result<v1::TaskState> Engine::complete(ConsumerId consumer, const v1::Complete& 
     default:
       return Status::InvalidArgument("complete needs an outcome: success, failure or retry");
   }
-  Result<v1::TaskRecord> loaded = load_task(request.task_id());
+  Result<v1::TaskRecord> loaded = load_task(request.task_id());  // STARTED, from its lease
   if (!loaded.ok()) return loaded.status();
   v1::TaskRecord& task = loaded.value();
-  release_lease(task.id());
+  // The ready key stayed on disk through the lease; it goes in the same write as the outcome.
+  batch_->erase(Family::kReady, release_lease(task.id()));
   Consumer& holder = consumers_.at(consumer);
 
   if (request.outcome_case() == v1::Complete::kSuccess) {

@@ -11,8 +11,13 @@
 // carry them. flush() writes everything pending as one write (visible at once, not yet
 // durable); a session calls it once per read from its socket, so a pipelined connection's
 // requests cost one write, not one each. The caller must not confirm anything to a client
-// until it has flushed and the committer reports the ticket durable. Deliveries are pushed
-// without waiting: a crash voids every lease and recovery queues leased tasks again.
+// until it has flushed and the committer reports the ticket durable.
+//
+// Leases live in memory only. A delivery writes nothing: the stored record stays QUEUED
+// and keeps its ready-index key, and readers see the lease laid over it (STARTED, the
+// attempt, the worker, the deadline). A crash voids every lease anyway, and with the
+// key still in place recovery has nothing to requeue. The key is deleted when the task
+// completes, in the same write as its outcome.
 #pragma once
 
 #include <cstdint>
@@ -150,11 +155,15 @@ class Engine {
     ConsumerId consumer = 0;
     uint64_t lease_id = 0;
     int64_t deadline_ms = 0;
+    int64_t started_ms = 0;
+    std::string ready_key;  // the task's ready-index entry, still on disk while leased
   };
 
   // Operation plumbing (engine_operation.cc). Everything below runs under mutex_.
   Status check_writable() const;
+  // The task as clients see it: the stored record with its lease (if any) laid over it.
   Result<v1::TaskRecord> load_task(const std::string& id);
+  void apply_lease(v1::TaskRecord& task, const Lease& lease) const;
   void save_task(const v1::TaskRecord& task);
   void erase_task(const std::string& id);
   QueueState& queue_state(const std::string& name);
@@ -188,7 +197,8 @@ class Engine {
   void dispatch_consumer(Consumer& consumer);
   bool deliver_one(QueueState& queue, Consumer& consumer);
   std::optional<ReadyWindow::Entry> pop_ready(QueueState& queue);
-  void release_lease(const std::string& task_id);
+  // Forgets the lease; returns the task's ready key (empty when there was no lease).
+  std::string release_lease(const std::string& task_id);
   // Returns the task's queue when it went back to it.
   std::optional<std::string> requeue_leased(const std::string& task_id);
   void detach_consumer_from_queues(Consumer& consumer);

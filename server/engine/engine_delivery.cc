@@ -129,63 +129,68 @@ bool Engine::deliver_one(QueueState& queue, Consumer& consumer) {
       }
       return false;
     }
-    batch_->erase(Family::kReady, entry->key);
+    // A refill can read back the key of a task out on lease (its key stays on disk until
+    // the task completes): it is not ready, so it is skipped, not dropped.
+    if (leases_.count(entry->task_id) > 0) continue;
     Result<v1::TaskRecord> loaded = load_task(entry->task_id);
-    if (!loaded.ok() || loaded->state() != v1::QUEUED) {
+    if (!loaded.ok() || loaded->state() != v1::QUEUED ||
+        keys::ready_key(loaded->queue(), loaded->priority(), loaded->index_seq()) != entry->key) {
       // An index entry whose task moved on: drop it and look further.
       spdlog::warn("dropping stale ready entry for task {}", entry->task_id);
+      batch_->erase(Family::kReady, entry->key);
       continue;
     }
-    v1::TaskRecord& task = loaded.value();
+    const v1::TaskRecord& task = loaded.value();
     const int64_t now = clock_.now_ms();
-    task.set_attempts(task.attempts() + 1);
-    task.set_started_ms(now);
-    task.set_worker(consumer.worker_name);
-    task.set_lease_id(take_seq());
-    task.set_lease_deadline_ms(now + consumer.lease_ms);
-    record_transition(task, v1::STARTED, now);
+    // Memory only: the stored counters may go on counting this task as ready, which is
+    // what recovery makes of it anyway (see open()).
     count_transition(queue.counters, v1::QUEUED, v1::STARTED);
-    op_dirty_queues_.insert(queue.name);
-    batch_->put(Family::kLeases, task.id(), keys::encode_be64(task.lease_id()));
-    save_task(task);
-    leases_[task.id()] = Lease{consumer.id, task.lease_id(), task.lease_deadline_ms()};
-    lease_deadlines_.insert({task.lease_deadline_ms(), task.id()});
+    Lease& lease = leases_[task.id()];
+    lease = Lease{consumer.id, take_seq(), now + consumer.lease_ms, now, std::move(entry->key)};
+    lease_deadlines_.insert({lease.deadline_ms, task.id()});
     consumer.leased.insert(task.id());
 
     v1::Delivery delivery;
     delivery.set_task_id(task.id());
-    delivery.set_lease_id(task.lease_id());
+    delivery.set_lease_id(lease.lease_id);
     delivery.set_name(task.name());
     delivery.set_queue(task.queue());
     delivery.set_args_json(task.args_json());
     delivery.set_kwargs_json(task.kwargs_json());
-    delivery.set_attempt(task.attempts());
+    delivery.set_attempt(task.attempts() + 1);
     delivery.set_retries(task.retries());
     delivery.set_max_retries(max_retries(task));
-    delivery.set_lease_deadline_ms(task.lease_deadline_ms());
+    delivery.set_lease_deadline_ms(lease.deadline_ms);
     delivery.set_priority(task.priority());
     consumer.sink->deliver(std::move(delivery));
     return true;
   }
 }
 
-void Engine::release_lease(const std::string& task_id) {
+std::string Engine::release_lease(const std::string& task_id) {
   auto lease = leases_.find(task_id);
-  if (lease == leases_.end()) return;
+  if (lease == leases_.end()) return {};
   lease_deadlines_.erase({lease->second.deadline_ms, task_id});
   if (auto consumer = consumers_.find(lease->second.consumer); consumer != consumers_.end()) {
     consumer->second.leased.erase(task_id);
   }
+  std::string ready_key = std::move(lease->second.ready_key);
   leases_.erase(lease);
-  batch_->erase(Family::kLeases, task_id);
+  return ready_key;
 }
 
 std::optional<std::string> Engine::requeue_leased(const std::string& task_id) {
-  release_lease(task_id);
-  Result<v1::TaskRecord> task = load_task(task_id);
-  if (!task.ok() || task->state() != v1::STARTED) return std::nullopt;
-  // Back to its old place: same priority and index sequence as before delivery.
-  make_ready(task.value(), task->index_seq());
+  const std::string ready_key = release_lease(task_id);
+  if (ready_key.empty()) return std::nullopt;
+  Result<v1::TaskRecord> task = load_task(task_id);  // the stored record: QUEUED, key in place
+  if (!task.ok() || task->state() != v1::QUEUED) return std::nullopt;
+  // The lost delivery still counts as an attempt; this rare path can afford the write.
+  task->set_attempts(task->attempts() + 1);
+  save_task(task.value());
+  QueueState& queue = queue_state(task->queue());
+  queue.window.on_insert(ready_key, task_id);  // back to its old place
+  count_transition(queue.counters, v1::STARTED, v1::QUEUED);
+  op_dirty_queues_.insert(queue.name);
   return task->queue();
 }
 

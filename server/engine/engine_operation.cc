@@ -16,15 +16,32 @@ Status Engine::check_writable() const {
 }
 
 Result<v1::TaskRecord> Engine::load_task(const std::string& id) {
-  // Records written earlier in this operation are not in storage yet.
-  if (auto it = op_records_.find(id); it != op_records_.end()) return it->second;
-  std::string bytes;
-  Status s = storage_.get(Family::kTasks, id, &bytes);
-  if (s.is_not_found()) return Status::NotFound("no task with id " + id);
-  if (!s.ok()) return s;
   v1::TaskRecord task;
-  if (!task.ParseFromString(bytes)) return Status::Internal("stored record of task " + id + " is corrupt");
+  // Records written earlier in this operation are not in storage yet.
+  if (auto it = op_records_.find(id); it != op_records_.end()) {
+    task = it->second;
+  } else {
+    std::string bytes;
+    Status s = storage_.get(Family::kTasks, id, &bytes);
+    if (s.is_not_found()) return Status::NotFound("no task with id " + id);
+    if (!s.ok()) return s;
+    if (!task.ParseFromString(bytes)) return Status::Internal("stored record of task " + id + " is corrupt");
+  }
+  if (task.state() == v1::QUEUED) {
+    if (auto lease = leases_.find(id); lease != leases_.end()) apply_lease(task, lease->second);
+  }
   return task;
+}
+
+void Engine::apply_lease(v1::TaskRecord& task, const Lease& lease) const {
+  task.set_attempts(task.attempts() + 1);
+  task.set_started_ms(lease.started_ms);
+  task.set_lease_id(lease.lease_id);
+  task.set_lease_deadline_ms(lease.deadline_ms);
+  if (auto consumer = consumers_.find(lease.consumer); consumer != consumers_.end()) {
+    task.set_worker(consumer->second.worker_name);
+  }
+  record_transition(task, v1::STARTED, lease.started_ms);
 }
 
 void Engine::save_task(const v1::TaskRecord& task) {

@@ -28,7 +28,8 @@ Status Engine::open() {
                     });
   if (!s.ok()) return s;
 
-  // No consumer survives a restart: every leased task goes back to its queue.
+  // No consumer survives a restart. Data written before leases moved to memory (format
+  // 1 data dirs) marked leased tasks STARTED with a leases entry: queue them again.
   std::vector<std::string> leased;
   s = storage_.scan(Family::kLeases, "", "", [&](std::string_view key, std::string_view) {
     leased.emplace_back(key);
@@ -40,10 +41,14 @@ Status Engine::open() {
     Result<v1::TaskRecord> task = load_task(task_id);
     if (task.ok() && task->state() == v1::STARTED) make_ready(task.value(), task->index_seq());
   }
+  // A delivery writes nothing (its record stays QUEUED with its ready key), so tasks that
+  // were out on lease at the crash are already queued on disk; only the counters, which
+  // may have been stored while they were in flight, need to count them as ready again.
   for (auto& [name, queue] : queues_) {
     if (queue->counters.in_flight() != 0) {
-      spdlog::warn("queue {}: {} in-flight tasks counted after recovery; reset to 0", name,
+      spdlog::info("queue {}: {} tasks that were out on lease are ready again", name,
                    queue->counters.in_flight());
+      queue->counters.set_ready(queue->counters.ready() + queue->counters.in_flight());
       queue->counters.set_in_flight(0);
       op_dirty_queues_.insert(name);
     }

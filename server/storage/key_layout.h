@@ -5,7 +5,7 @@
 //   tasks    task id                                      TaskRecord (protobuf)
 //   ready    queue \0 (9 - priority):u8 index_seq:be64    task id
 //   delayed  due_ms:be64 index_seq:be64                   task id   (SCHEDULED and RETRY)
-//   leases   task id                                      lease id:be64 (STARTED tasks)
+//   leases   task id                                      lease id:be64 (written by format-1 data dirs only; leases now live in memory)
 //   expiry   expires_ms:be64 task id                      ""        (terminal tasks)
 //   dead     queue \0 index_seq:be64                      task id   (FAILURE tasks)
 //   meta     "format_version"                             decimal text

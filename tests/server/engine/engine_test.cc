@@ -397,6 +397,68 @@ TEST_F(EngineTest, RestartQueuesLeasedTasksAgain) {
   EXPECT_EQ(again_sink->deliveries[0].task_id(), id);
 }
 
+TEST_F(EngineTest, DeliveryWritesNothingAndReadersSeeTheLease) {
+  const std::string id = enqueue("t");
+  const uint64_t written = storage_->last_written_seq();
+  auto [holder, sink] = consumer(1);
+  ASSERT_EQ(sink->deliveries.size(), 1u);
+  EXPECT_EQ(storage_->last_written_seq(), written);  // the hot path pays no write per delivery
+
+  std::string bytes;
+  ASSERT_TRUE(storage_->get(Family::kTasks, id, &bytes).ok());
+  v1::TaskRecord stored;
+  ASSERT_TRUE(stored.ParseFromString(bytes));
+  EXPECT_EQ(stored.state(), v1::QUEUED);
+  const std::string ready = keys::ready_key("default", stored.priority(), stored.index_seq());
+  EXPECT_TRUE(storage_->get(Family::kReady, ready, &bytes).ok());
+
+  const v1::TaskRecord seen = task(id);
+  EXPECT_EQ(seen.state(), v1::STARTED);
+  EXPECT_EQ(seen.attempts(), 1u);
+  EXPECT_EQ(seen.worker(), "worker-1");
+  EXPECT_EQ(seen.lease_id(), sink->deliveries[0].lease_id());
+  EXPECT_EQ(seen.history().rbegin()->state(), v1::STARTED);
+
+  // The completion removes the ready key in the same write as the outcome.
+  EXPECT_EQ(succeed(holder, sink->deliveries[0], "1").value(), v1::SUCCESS);
+  EXPECT_TRUE(storage_->get(Family::kReady, ready, &bytes).is_not_found());
+  restart();
+  EXPECT_EQ(task(id).state(), v1::SUCCESS);
+  EXPECT_EQ(task(id).attempts(), 1u);
+  EXPECT_EQ(stats().ready(), 0u);
+  EXPECT_EQ(stats().succeeded(), 1u);
+}
+
+TEST_F(EngineTest, RefillThatRereadsALeasedKeySkipsIt) {
+  restart(/*window=*/2);
+  const std::string leased = enqueue("t");
+  const std::string waiting = enqueue("t");
+  auto [holder, sink] = consumer(1);
+  ASSERT_EQ(sink->deliveries.at(0).task_id(), leased);
+  // Higher-priority arrivals spill the window down past the leased key, so the next
+  // refill reads it back from disk while its lease is still held.
+  std::vector<std::string> urgent;
+  for (int i = 0; i < 3; ++i) urgent.push_back(enqueue("t", [](v1::TaskSpec& s) { s.set_priority(9); }));
+  auto [other, other_sink] = consumer(10);
+  std::vector<std::string> order;
+  for (const auto& delivery : other_sink->deliveries) order.push_back(delivery.task_id());
+  EXPECT_EQ(order, (std::vector<std::string>{urgent[0], urgent[1], urgent[2], waiting}));
+  EXPECT_EQ(task(leased).state(), v1::STARTED);
+  EXPECT_EQ(stats().in_flight(), 5u);
+  EXPECT_EQ(stats().ready(), 0u);
+}
+
+TEST_F(EngineTest, LeaseLostWithTheConnectionCountsAsAnAttempt) {
+  const std::string id = enqueue("t");
+  auto [gone, gone_sink] = consumer(1);
+  engine_->unregister_consumer(gone);
+  EXPECT_EQ(task(id).attempts(), 1u);  // recorded durably, though the delivery wrote nothing
+  restart();
+  auto [next, next_sink] = consumer(1);
+  ASSERT_EQ(next_sink->deliveries.size(), 1u);
+  EXPECT_EQ(next_sink->deliveries[0].attempt(), 2u);
+}
+
 TEST_F(EngineTest, ResultsExpireAfterTheirTtl) {
   const std::string id = enqueue("t", [](v1::TaskSpec& s) { s.set_result_ttl_ms(60'000); });
   auto [consumer_id, sink] = consumer(1);
