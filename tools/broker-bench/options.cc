@@ -77,10 +77,10 @@ int parse_options(int argc, char** argv, BenchOptions& options) {
                                "Tasks to run (default 100000; latency 2000; backlog 10000000)")
                     ->check(CLI::Range(uint64_t{1}, uint64_t{1'000'000'000}));
   app.add_option("--producers", options.producers, "Producer connections")
-      ->check(CLI::Range(1, 256))
+      ->check(CLI::Range(1, 1024))
       ->capture_default_str();
   app.add_option("--workers", options.workers, "Worker (consumer) connections")
-      ->check(CLI::Range(1, 256))
+      ->check(CLI::Range(1, 1024))
       ->capture_default_str();
   app.add_option("--prefetch", options.prefetch, "Unfinished deliveries per worker")
       ->check(CLI::Range(1, 100'000))
