@@ -1,47 +1,34 @@
 // brokerd: the durable background-task broker. Runs in the foreground; SIGINT/SIGTERM
-// stop it cleanly (connections closed, their leased tasks queued again, WAL synced).
+// stop it cleanly (connections closed, their leased tasks queued again, WAL synced) within
+// shutdown_timeout_s; SIGHUP reopens the log file. Settings: docs/configuration.md.
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <future>
 #include <thread>
 #include <vector>
 
 #include <CLI/CLI.hpp>
 #include <asio.hpp>
-#include <spdlog/sinks/basic_file_sink.h>
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "commit/committer.h"
 #include "config/settings.h"
 #include "engine/engine.h"
+#include "common/process_stats.h"
 #include "handlers/request_router.h"
+#include "metrics/http_listener.h"
+#include "observe/broker_metrics.h"
+#include "logging/logging.h"
+#include "logging/shutdown_watchdog.h"
 #include "net/broker_server.h"
+#include "service/sd_notify.h"
 #include "storage/rocks_storage.h"
 
 using namespace brokerd::server;
 
 namespace {
-
-bool setup_logging(const Settings& settings) {
-  try {
-    std::shared_ptr<spdlog::logger> logger;
-    if (settings.log_file.empty()) {
-      logger = spdlog::stderr_color_mt("brokerd");
-    } else {
-      logger = spdlog::basic_logger_mt("brokerd", settings.log_file);
-    }
-    logger->set_level(spdlog::level::from_str(settings.log_level));
-    logger->flush_on(spdlog::level::info);
-    spdlog::set_default_logger(logger);
-    spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
-    return true;
-  } catch (const spdlog::spdlog_ex& error) {
-    fprintf(stderr, "brokerd: cannot set up logging: %s\n", error.what());
-    return false;
-  }
-}
 
 int fail(const std::string& message) {
   spdlog::critical("{}", message);
@@ -51,16 +38,34 @@ int fail(const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  Settings settings;
-  CLI::App app{"brokerd " BROKERD_VERSION " - durable background-task broker (task queue and result store)"};
-  add_setting_flags(app, settings);
+  // Declared first so that it is destroyed last: every later destructor runs under it too.
+  ShutdownWatchdog shutdown_watchdog;
+  CLI::App app{"brokerd " BROKERD_VERSION " - durable background-task broker (task queue and result store)\n"
+               "Settings: flag > --config FILE (TOML) > BROKERD_<NAME> environment variable > default"};
+  SettingsCommandLine command_line(app);
   app.set_version_flag("--version", BROKERD_VERSION);
-  CLI11_PARSE(app, argc, argv);
-  if (Status s = validate_settings(settings); !s.ok()) {
-    fprintf(stderr, "brokerd: invalid setting %s\n", s.message().c_str());
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    return app.exit(error) == 0 ? 0 : 2;  // --help is an exit 0 "error"
+  }
+  if (command_line.print_reference()) {
+    fputs(configuration_reference_markdown().c_str(), stdout);
+    return 0;
+  }
+  Settings settings;
+  if (Status s = command_line.resolve(process_environment(), settings); !s.ok()) {
+    fprintf(stderr, "brokerd: invalid setting: %s\n", s.message().c_str());
     return 2;
   }
-  if (!setup_logging(settings)) return 2;
+  if (command_line.print_config()) {
+    fputs(settings_to_toml(settings).c_str(), stdout);
+    return 0;
+  }
+  if (Status s = setup_logging(log_options_from(settings)); !s.ok()) {
+    fprintf(stderr, "brokerd: %s\n", s.message().c_str());
+    return 1;
+  }
   SyncPolicy policy = SyncPolicy::kAlways;
   parse_sync_policy(settings.sync, policy);
 
@@ -87,15 +92,43 @@ int main(int argc, char** argv) {
 
   Committer committer(*storage.value(), policy, settings.sync_interval_ms);
   committer.start();
+  std::atomic<uint32_t> open_connections{0};
+  const int64_t started_ms = clock.now_ms();
   RouterOptions router_options;
   router_options.server_version = BROKERD_VERSION;
   router_options.max_frame_bytes = static_cast<uint32_t>(settings.max_frame_bytes);
+  router_options.event_buffer = static_cast<size_t>(settings.event_buffer);
+  router_options.fill_server_stats = [&](brokerd::v1::ServerStats& stats) {
+    stats.set_started_ms(started_ms);
+    stats.set_uptime_ms(clock.now_ms() - started_ms);
+    stats.set_connections(open_connections.load());
+    stats.set_sync(settings.sync);
+    stats.set_data_dir(settings.data_dir);
+    stats.set_disk_bytes(storage.value()->disk_bytes());
+    stats.set_rss_bytes(resident_bytes());
+  };
   RequestRouter router(engine, router_options);
   SessionLimits limits;
   limits.max_frame_bytes = static_cast<uint32_t>(settings.max_frame_bytes);
-  SessionContext context{engine, committer, router, limits};
+  limits.event_buffer = static_cast<size_t>(settings.event_buffer);
+  SessionContext context{engine, committer, router, limits, open_connections};
 
   asio::io_context io;
+  // Signals are caught from here on (before the port file tells anyone we are up). One set
+  // for all, so exactly one wait is pending at a time and none once the stop signal came.
+  std::promise<int> stop_signal;
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.add(SIGHUP);
+  std::function<void(const asio::error_code&, int)> on_signal = [&](const asio::error_code& error, int number) {
+    if (error) return;
+    if (number != SIGHUP) {
+      stop_signal.set_value(number);
+      return;
+    }
+    (void)reopen_log_file();  // logs what happened; a failure keeps the old file
+    signals.async_wait(on_signal);
+  };
+  signals.async_wait(on_signal);
   BrokerServer server(io, context, settings.stats_log_interval_s * 1000);
   if (Status s = server.listen(settings.listen); !s.ok()) return fail(s.message());
   const auto endpoint = server.local_endpoint();
@@ -107,34 +140,63 @@ int main(int argc, char** argv) {
     if (fs_error) return fail("cannot write port file " + settings.port_file + ": " + fs_error.message());
   }
   server.start();
+  std::atomic<bool> ready{true};
+  metrics::MetricsHttpServer http(
+      [&] {
+        ServerGauges gauges;
+        gauges.connections = open_connections.load();
+        gauges.disk_bytes = storage.value()->disk_bytes();
+        gauges.resident_bytes = resident_bytes();
+        gauges.uptime_seconds = static_cast<double>(clock.now_ms() - started_ms) / 1000.0;
+        gauges.version = BROKERD_VERSION;
+        gauges.sync = settings.sync;
+        return render_broker_metrics(engine.snapshot(), committer.metrics(), gauges);
+      },
+      [&] { return ready.load(); });
+  if (!settings.http.empty()) {
+    std::string http_host;
+    uint16_t http_port = 0;
+    if (!split_host_port(settings.http, http_host, http_port)) return fail("http: expected HOST:PORT, got " + settings.http);
+    if (Status s = http.start(http_host, http_port); !s.ok()) return fail(s.message());
+    spdlog::info("metrics on http://{}:{}/metrics", http_host, http.port());
+    if (!settings.port_file.empty()) {
+      // Beside the broker port file, for scripts and tests that let the OS pick (port 0).
+      const std::string http_port_file = settings.port_file + ".http";
+      std::ofstream(http_port_file + ".tmp") << http.port() << '\n';
+      std::filesystem::rename(http_port_file + ".tmp", http_port_file, fs_error);
+      if (fs_error) return fail("cannot write " + http_port_file + ": " + fs_error.message());
+    }
+  }
   spdlog::info("brokerd {} listening on {}:{} data_dir={} sync={}", BROKERD_VERSION,
                endpoint.address().to_string(), endpoint.port(), settings.data_dir, settings.sync);
   spdlog::debug("effective settings:\n{}", describe_settings(settings));
 
-  std::promise<int> stop_signal;
-  asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&](const asio::error_code& error, int number) {
-    if (!error) stop_signal.set_value(number);
-  });
   auto work = asio::make_work_guard(io);
   std::vector<std::thread> threads;
   for (int64_t i = 0; i < settings.io_threads; ++i) threads.emplace_back([&io] { io.run(); });
 
+  notify_service_manager("READY=1");  // systemd Type=notify: recovered and listening
   const int signal_number = stop_signal.get_future().get();
+  notify_service_manager("STOPPING=1");
+  ready = false;  // /readyz: take this instance out of rotation while it drains
   spdlog::info("signal {} received: closing connections and syncing", signal_number);
+  shutdown_watchdog.arm(std::chrono::seconds(settings.shutdown_timeout_s));
   server.stop();
   work.reset();
-  // Sessions finish closing on the io threads; a stuck handler must not hold the exit.
+  // Sessions finish closing on the io threads; after half the shutdown timeout the loop is
+  // stopped so that the final sync still happens (the watchdog bounds the whole).
   std::promise<void> drained;
-  std::thread watchdog([&io, done = drained.get_future()]() mutable {
-    if (done.wait_for(std::chrono::seconds(10)) == std::future_status::timeout) {
-      spdlog::warn("shutdown did not drain within 10 s; stopping the network loop");
+  const auto drain_timeout = std::chrono::milliseconds(settings.shutdown_timeout_s * 500);
+  std::thread watchdog([&io, drain_timeout, done = drained.get_future()]() mutable {
+    if (done.wait_for(drain_timeout) == std::future_status::timeout) {
+      spdlog::warn("connections did not close within {} ms; stopping the network loop", drain_timeout.count());
       io.stop();
     }
   });
   for (auto& thread : threads) thread.join();
   drained.set_value();
   watchdog.join();
+  http.stop();
   if (Status s = engine.flush(); !s.ok()) spdlog::error("final write failed: {}", s.message());
   committer.stop();
   committer.log_stats_since_last_call();

@@ -119,6 +119,82 @@ class Client::Impl {
     return out;
   }
 
+  Result<RevokeOutcome> revoke(const std::string& id) {
+    v1::Envelope envelope;
+    envelope.mutable_revoke()->set_id(id);
+    Result<v1::Envelope> reply =
+        expect_body(connection_->call(std::move(envelope)), v1::Envelope::kRevokeOk, "Revoke");
+    if (!reply.ok()) return reply.status();
+    return RevokeOutcome{internal::from_wire_state(reply->revoke_ok().state()),
+                         reply->revoke_ok().was_started()};
+  }
+
+  Result<PurgeOutcome> purge(const std::string& queue, uint32_t limit) {
+    v1::Envelope envelope;
+    envelope.mutable_purge()->set_queue(queue);
+    envelope.mutable_purge()->set_limit(limit);
+    Result<v1::Envelope> reply =
+        expect_body(connection_->call(std::move(envelope)), v1::Envelope::kPurgeOk, "Purge");
+    if (!reply.ok()) return reply.status();
+    return PurgeOutcome{reply->purge_ok().removed(), reply->purge_ok().remaining()};
+  }
+
+  Result<std::vector<TaskInfo>> dead_list(const std::string& queue, uint32_t limit) {
+    v1::Envelope envelope;
+    envelope.mutable_list_dead()->set_queue(queue);
+    envelope.mutable_list_dead()->set_limit(limit);
+    Result<TaskListing> listing = task_list_from(connection_->call(std::move(envelope)), "ListDead");
+    if (!listing.ok()) return listing.status();
+    return std::move(listing->tasks);
+  }
+
+  Result<DeadOpOutcome> dead_requeue(const std::vector<std::string>& ids, bool all,
+                                     const std::string& queue, uint32_t limit) {
+    v1::Envelope envelope;
+    fill_dead_op(envelope.mutable_dead_requeue(), ids, all, queue, limit);
+    return dead_op_from(connection_->call(std::move(envelope)), "DeadRequeue");
+  }
+
+  Result<DeadOpOutcome> dead_delete(const std::vector<std::string>& ids, bool all,
+                                    const std::string& queue, uint32_t limit) {
+    v1::Envelope envelope;
+    fill_dead_op(envelope.mutable_dead_delete(), ids, all, queue, limit);
+    return dead_op_from(connection_->call(std::move(envelope)), "DeadDelete");
+  }
+
+  Result<TaskListing> list_tasks(const std::string& queue, std::optional<TaskState> state,
+                                 uint32_t limit) {
+    v1::Envelope envelope;
+    v1::ListTasks* list = envelope.mutable_list_tasks();
+    list->set_queue(queue);
+    if (state) list->set_state(internal::to_wire_state(*state));
+    list->set_limit(limit);
+    return task_list_from(connection_->call(std::move(envelope)), "ListTasks");
+  }
+
+  Result<std::vector<WorkerInfo>> workers() {
+    v1::Envelope envelope;
+    envelope.mutable_get_workers();
+    Result<v1::Envelope> reply =
+        expect_body(connection_->call(std::move(envelope)), v1::Envelope::kWorkers, "GetWorkers");
+    if (!reply.ok()) return reply.status();
+    std::vector<WorkerInfo> out;
+    out.reserve(reply->workers().workers_size());
+    for (const v1::WorkerInfo& worker : reply->workers().workers()) {
+      out.push_back(internal::to_worker_info(worker));
+    }
+    return out;
+  }
+
+  Result<ServerStats> server_stats() {
+    v1::Envelope envelope;
+    envelope.mutable_get_server_stats();
+    Result<v1::Envelope> reply = expect_body(connection_->call(std::move(envelope)),
+                                             v1::Envelope::kServerStats, "GetServerStats");
+    if (!reply.ok()) return reply.status();
+    return internal::to_server_stats(reply->server_stats());
+  }
+
   Status ping() {
     v1::Envelope envelope;
     envelope.mutable_ping();
@@ -134,6 +210,35 @@ class Client::Impl {
     reply = expect_body(std::move(reply), v1::Envelope::kTaskInfo, what);
     if (!reply.ok()) return reply.status();
     return internal::to_task_info(reply->task_info().task());
+  }
+
+  // DeadRequeue and DeadDelete have the same fields and the same reply.
+  template <typename Request>
+  static void fill_dead_op(Request* request, const std::vector<std::string>& ids, bool all,
+                           const std::string& queue, uint32_t limit) {
+    for (const std::string& id : ids) request->add_ids(id);
+    request->set_all(all);
+    request->set_queue(queue);
+    request->set_limit(limit);
+  }
+
+  static Result<DeadOpOutcome> dead_op_from(Result<v1::Envelope> reply, const char* what) {
+    reply = expect_body(std::move(reply), v1::Envelope::kDeadOpOk, what);
+    if (!reply.ok()) return reply.status();
+    return internal::to_dead_op_outcome(reply->dead_op_ok());
+  }
+
+  // ListTasks and ListDead are both answered with a TaskList.
+  static Result<TaskListing> task_list_from(Result<v1::Envelope> reply, const char* what) {
+    reply = expect_body(std::move(reply), v1::Envelope::kTaskList, what);
+    if (!reply.ok()) return reply.status();
+    TaskListing listing;
+    listing.tasks.reserve(reply->task_list().tasks_size());
+    for (const v1::TaskRecord& record : reply->task_list().tasks()) {
+      listing.tasks.push_back(internal::to_task_info(record));
+    }
+    listing.truncated = reply->task_list().truncated();
+    return listing;
   }
 
   std::unique_ptr<Connection> connection_;
@@ -174,6 +279,41 @@ Result<TaskInfo> Client::wait(const std::string& id, std::chrono::milliseconds t
 Result<std::vector<QueueInfo>> Client::queue_stats(const std::vector<std::string>& queues) {
   return impl_->queue_stats(queues);
 }
+
+Result<RevokeOutcome> Client::revoke(const std::string& id) { return impl_->revoke(id); }
+
+Result<PurgeOutcome> Client::purge(const std::string& queue, uint32_t limit) {
+  return impl_->purge(queue, limit);
+}
+
+Result<std::vector<TaskInfo>> Client::dead_list(const std::string& queue, uint32_t limit) {
+  return impl_->dead_list(queue, limit);
+}
+
+Result<DeadOpOutcome> Client::dead_requeue(const std::vector<std::string>& ids) {
+  return impl_->dead_requeue(ids, false, "", 0);
+}
+
+Result<DeadOpOutcome> Client::dead_requeue_all(const std::string& queue, uint32_t limit) {
+  return impl_->dead_requeue({}, true, queue, limit);
+}
+
+Result<DeadOpOutcome> Client::dead_delete(const std::vector<std::string>& ids) {
+  return impl_->dead_delete(ids, false, "", 0);
+}
+
+Result<DeadOpOutcome> Client::dead_delete_all(const std::string& queue, uint32_t limit) {
+  return impl_->dead_delete({}, true, queue, limit);
+}
+
+Result<TaskListing> Client::list_tasks(const std::string& queue, std::optional<TaskState> state,
+                                       uint32_t limit) {
+  return impl_->list_tasks(queue, state, limit);
+}
+
+Result<std::vector<WorkerInfo>> Client::workers() { return impl_->workers(); }
+
+Result<ServerStats> Client::server_stats() { return impl_->server_stats(); }
 
 Status Client::ping() { return impl_->ping(); }
 

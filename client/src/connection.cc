@@ -272,6 +272,22 @@ void Connection::start_read() {
       dispatch(std::move(envelope));
       if (ended_) return;
     }
+    if (read_paused_) {
+      read_idle_ = true;  // resume_reading() starts the next read
+      return;
+    }
+    start_read();
+  });
+}
+
+void Connection::resume_reading() {
+  read_paused_ = false;
+  std::lock_guard<std::mutex> lock(lifecycle_mu_);
+  if (closing_) return;
+  asio::post(io_, [this] {
+    // A pause that ended before the read completed leaves nothing to restart.
+    if (!read_idle_ || ended_ || read_paused_) return;
+    read_idle_ = false;
     start_read();
   });
 }
@@ -311,6 +327,10 @@ void Connection::dispatch_push(v1::Envelope envelope) {
       return;
     }
     default:
+      if (handlers_.on_push) {
+        handlers_.on_push(std::move(envelope));
+        return;
+      }
       log_warning("ignoring an unexpected push frame (body field " +
                   std::to_string(static_cast<int>(envelope.body_case())) + ")");
       return;

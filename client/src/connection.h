@@ -8,8 +8,13 @@
 //
 // Replies are matched to requests by Envelope.id (they may arrive out of order). Frames
 // with id 0 are pushes: a Delivery goes to Handlers::on_delivery, an Error fails every
-// pending request. When the connection is lost, every pending request fails with
+// pending request, anything else (RevokeNotice, Event, EventsMissed) goes to
+// Handlers::on_push. When the connection is lost, every pending request fails with
 // kUnavailable and Handlers::on_loss runs once; the Connection does not reconnect.
+//
+// Flow control: pause_reading() stops reading from the socket after the frames already
+// read are dispatched, so a consumer of pushes that falls behind makes the server's
+// buffer fill instead of this process's memory; resume_reading() starts again.
 //
 // Thread safety: send(), call(), connected() and close() may be called from any thread.
 // Callbacks and handlers run on the I/O thread: they must not block, must not call
@@ -48,10 +53,12 @@ class Connection {
  public:
   using ReplyCallback = std::function<void(Result<v1::Envelope>)>;
 
-  // Both run on the I/O thread. on_delivery gets every Delivery push; on_loss runs once
-  // if the connection ends for any reason other than close().
+  // All run on the I/O thread. on_delivery gets every Delivery push; on_push every other
+  // push but Error; on_loss runs once if the connection ends for any reason other than
+  // close().
   struct Handlers {
     std::function<void(v1::Delivery)> on_delivery;
+    std::function<void(v1::Envelope)> on_push;
     std::function<void(const Status&)> on_loss;
   };
 
@@ -83,6 +90,12 @@ class Connection {
 
   // True from a successful open() until the connection is lost or closed.
   bool connected() const { return connected_.load(); }
+
+  // Stop / restart reading frames (see flow control above). Any thread, including the
+  // I/O thread (e.g. from on_push). While paused no reply arrives either, and a loss is
+  // noticed only once reading resumes.
+  void pause_reading() { read_paused_ = true; }
+  void resume_reading();
 
   // Fails pending requests with kUnavailable, closes the socket and joins the I/O
   // thread (unless called on it). Idempotent. on_loss does not run.
@@ -130,6 +143,7 @@ class Connection {
 
   std::atomic<uint64_t> next_request_id_{1};
   std::atomic<bool> connected_{false};
+  std::atomic<bool> read_paused_{false};
   // The server's limit on inbound frames; requests above it are refused locally rather
   // than getting the whole connection closed with FRAME_TOO_LARGE.
   std::atomic<uint32_t> server_max_frame_bytes_{wire::kDefaultMaxFrameBytes};
@@ -141,6 +155,7 @@ class Connection {
 
   // ---- I/O thread only ----
   bool ended_ = false;  // the socket is closed for good (lost or closed)
+  bool read_idle_ = false;  // no read outstanding because reading was paused
   wire::FrameDecoder decoder_;
   std::array<char, 64 * 1024> read_buffer_;
   std::string outbox_;   // frames queued behind the write in flight

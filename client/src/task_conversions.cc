@@ -51,6 +51,20 @@ TaskState from_wire_state(v1::TaskState state) {
   }
 }
 
+v1::TaskState to_wire_state(TaskState state) {
+  switch (state) {
+    case TaskState::kQueued: return v1::QUEUED;
+    case TaskState::kScheduled: return v1::SCHEDULED;
+    case TaskState::kStarted: return v1::STARTED;
+    case TaskState::kRetry: return v1::RETRY;
+    case TaskState::kSuccess: return v1::SUCCESS;
+    case TaskState::kFailure: return v1::FAILURE;
+    case TaskState::kRevoked: return v1::REVOKED;
+    case TaskState::kUnknown: break;
+  }
+  return v1::TASK_STATE_UNSPECIFIED;
+}
+
 TaskInfo to_task_info(const v1::TaskRecord& record) {
   TaskInfo info;
   info.id = record.id();
@@ -95,7 +109,84 @@ QueueInfo to_queue_info(const v1::QueueStats& stats) {
   info.consumers = stats.consumers();
   info.succeeded = stats.succeeded();
   info.failed = stats.failed();
+  info.dead = stats.dead();
+  info.revoked = stats.revoked();
+  info.enqueued_per_s = stats.enqueued_per_s();
+  info.completed_per_s = stats.completed_per_s();
+  info.failed_per_s = stats.failed_per_s();
   return info;
+}
+
+WorkerInfo to_worker_info(const v1::WorkerInfo& worker) {
+  WorkerInfo info;
+  info.session_id = worker.session_id();
+  info.name = worker.name();
+  info.host = worker.host();
+  info.pid = worker.pid();
+  info.queues.assign(worker.queues().begin(), worker.queues().end());
+  info.prefetch = worker.prefetch();
+  info.in_flight = worker.in_flight();
+  info.completed = worker.completed();
+  info.failed = worker.failed();
+  info.connected_ms = worker.connected_ms();
+  info.last_seen_ms = worker.last_seen_ms();
+  return info;
+}
+
+ServerStats to_server_stats(const v1::ServerStats& stats) {
+  ServerStats out;
+  out.version = stats.version();
+  out.started_ms = stats.started_ms();
+  out.uptime_ms = stats.uptime_ms();
+  out.connections = stats.connections();
+  out.consumers = stats.consumers();
+  out.queues = stats.queues();
+  out.sync = stats.sync();
+  out.data_dir = stats.data_dir();
+  out.disk_bytes = stats.disk_bytes();
+  out.rss_bytes = stats.rss_bytes();
+  out.totals = to_queue_info(stats.totals());
+  return out;
+}
+
+DeadOpOutcome to_dead_op_outcome(const v1::DeadOpOk& reply) {
+  DeadOpOutcome out;
+  out.count = reply.count();
+  out.not_dead_ids.assign(reply.not_dead_ids().begin(), reply.not_dead_ids().end());
+  return out;
+}
+
+EventKind from_wire_event_kind(v1::EventKind kind) {
+  switch (kind) {
+    case v1::TASK_ENQUEUED: return EventKind::kTaskEnqueued;
+    case v1::TASK_STARTED: return EventKind::kTaskStarted;
+    case v1::TASK_SUCCEEDED: return EventKind::kTaskSucceeded;
+    case v1::TASK_FAILED: return EventKind::kTaskFailed;
+    case v1::TASK_RETRIED: return EventKind::kTaskRetried;
+    case v1::TASK_REVOKED: return EventKind::kTaskRevoked;
+    case v1::TASK_REQUEUED: return EventKind::kTaskRequeued;
+    case v1::WORKER_ONLINE: return EventKind::kWorkerOnline;
+    case v1::WORKER_OFFLINE: return EventKind::kWorkerOffline;
+    default: return EventKind::kUnknown;
+  }
+}
+
+Event to_event(const v1::Event& event) {
+  Event out;
+  out.kind = from_wire_event_kind(event.kind());
+  out.at_ms = event.at_ms();
+  out.task_id = event.task_id();
+  out.task_name = event.task_name();
+  out.queue = event.queue();
+  out.attempt = event.attempt();
+  if (event.has_error()) {
+    out.error = TaskError{event.error().type(), event.error().message(), event.error().traceback()};
+  }
+  out.runtime_ms = event.runtime_ms();
+  out.worker = event.worker();
+  out.host = event.host();
+  out.pid = event.pid();
+  return out;
 }
 
 }  // namespace brokerd::internal

@@ -15,11 +15,12 @@ namespace {
 class DeliveryContext final : public TaskContext {
  public:
   DeliveryContext(const v1::Delivery& delivery, nlohmann::json args, nlohmann::json kwargs,
-                  const std::atomic<bool>& stop_requested)
+                  const std::atomic<bool>& stop_requested, const std::atomic<bool>* revoked)
       : delivery_(delivery),
         args_(std::move(args)),
         kwargs_(std::move(kwargs)),
-        stop_requested_(stop_requested) {}
+        stop_requested_(stop_requested),
+        revoked_(revoked) {}
 
   const std::string& id() const override { return delivery_.task_id(); }
   const std::string& name() const override { return delivery_.name(); }
@@ -29,13 +30,15 @@ class DeliveryContext final : public TaskContext {
   uint32_t attempt() const override { return delivery_.attempt(); }
   uint32_t retries() const override { return delivery_.retries(); }
   uint32_t max_retries() const override { return delivery_.max_retries(); }
-  bool stop_requested() const override { return stop_requested_.load(); }
+  bool stop_requested() const override { return stop_requested_.load() || revoked(); }
+  bool revoked() const override { return revoked_ != nullptr && revoked_->load(); }
 
  private:
   const v1::Delivery& delivery_;
   const nlohmann::json args_;
   const nlohmann::json kwargs_;
   const std::atomic<bool>& stop_requested_;
+  const std::atomic<bool>* revoked_;
 };
 
 // Parses `text` (empty: `empty_value`) or reports why not.
@@ -67,7 +70,7 @@ std::string exception_type_name(const std::exception& e) {
 }
 
 v1::Complete run_task(const v1::Delivery& delivery, const TaskHandler* handler,
-                      const std::atomic<bool>& stop_requested) {
+                      const std::atomic<bool>& stop_requested, const std::atomic<bool>* revoked) {
   v1::Complete complete;
   complete.set_task_id(delivery.task_id());
   complete.set_lease_id(delivery.lease_id());
@@ -87,7 +90,7 @@ v1::Complete run_task(const v1::Delivery& delivery, const TaskHandler* handler,
     return complete;
   }
 
-  DeliveryContext context(delivery, std::move(args), std::move(kwargs), stop_requested);
+  DeliveryContext context(delivery, std::move(args), std::move(kwargs), stop_requested, revoked);
   try {
     const nlohmann::json value = (*handler)(context);
     complete.mutable_success()->set_result_json(dump_json(value));

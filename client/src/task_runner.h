@@ -20,9 +20,11 @@ namespace brokerd::internal {
 //   throws anything else   -> failure{error{type "unknown"}}
 //   no handler             -> failure{error{type "NotRegistered"}}
 //   unparsable arguments   -> failure{error{type "BadArguments"}}
-// `stop_requested` backs TaskContext::stop_requested().
+// `stop_requested` backs TaskContext::stop_requested(); `revoked` (null: never)
+// backs TaskContext::revoked() and also turns stop_requested() true.
 v1::Complete run_task(const v1::Delivery& delivery, const TaskHandler* handler,
-                      const std::atomic<bool>& stop_requested);
+                      const std::atomic<bool>& stop_requested,
+                      const std::atomic<bool>* revoked = nullptr);
 
 // "std::runtime_error" for a std::runtime_error: the demangled dynamic type.
 std::string exception_type_name(const std::exception& e);

@@ -109,6 +109,7 @@ Status Worker::Impl::connect_and_consume() {
   handlers.on_delivery = [this, generation](v1::Delivery delivery) {
     on_delivery(generation, std::move(delivery));
   };
+  handlers.on_push = [this, generation](v1::Envelope push) { on_push(generation, push); };
   handlers.on_loss = [this, generation](const Status& status) {
     on_connection_lost(generation, status);
   };
@@ -147,6 +148,30 @@ void Worker::Impl::on_delivery(uint64_t generation, v1::Delivery delivery) {
   deliveries_.push({std::move(delivery), generation});
 }
 
+void Worker::Impl::on_push(uint64_t generation, const v1::Envelope& push) {
+  if (!push.has_revoke_notice()) {
+    internal::log_warning("ignoring an unexpected push frame (body field " +
+                          std::to_string(static_cast<int>(push.body_case())) + ")");
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (generation != generation_) return;  // that connection's leases are gone already
+  }
+  const v1::RevokeNotice& notice = push.revoke_notice();
+  switch (deliveries_.revoke(notice.task_id(), notice.lease_id())) {
+    case internal::RevokeMatch::kDropped:
+      internal::log_notice("task " + notice.task_id() + " was revoked before it started");
+      break;
+    case internal::RevokeMatch::kRunning:
+      internal::log_notice("task " + notice.task_id() +
+                           " was revoked while running; its outcome will not be reported");
+      break;
+    case internal::RevokeMatch::kNone:
+      break;  // it finished meanwhile; the broker answers (or answered) STALE_LEASE
+  }
+}
+
 void Worker::Impl::on_connection_lost(uint64_t generation, const Status& status) {
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -173,11 +198,12 @@ void Worker::Impl::run_handlers() {
         auto it = handlers_.find(item->delivery.name());
         if (it != handlers_.end()) handler = it->second;
       }
-      v1::Complete complete =
-          internal::run_task(item->delivery, handler ? &handler : nullptr, stop_requested_);
-      report(item->generation, std::move(complete));
+      v1::Complete complete = internal::run_task(item->delivery, handler ? &handler : nullptr,
+                                                 stop_requested_, item->revoked.get());
+      // Revoked while it ran: the broker has made it REVOKED and refuses the outcome.
+      if (!item->revoked->load()) report(item->generation, std::move(complete));
     }
-    deliveries_.finish();  // after report(): the drain counts the Complete before it waits
+    deliveries_.finish(*item);  // after report(): the drain counts the Complete before it waits
   }
   current_worker = nullptr;
 }

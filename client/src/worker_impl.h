@@ -12,6 +12,10 @@
 // carries the generation of the connection that leased it; its outcome is reported only
 // while that generation is current. After a loss the broker has already requeued the
 // task, so a late report could only be STALE_LEASE (or, worse, race the redelivery).
+//
+// Revocation: a RevokeNotice push drops the delivery if it still waits in the local
+// queue, or flags it if a handler runs it (TaskContext::revoked()); a revoked task's
+// outcome is not reported, since the broker has already made it REVOKED.
 #pragma once
 
 #include <atomic>
@@ -54,6 +58,7 @@ class Worker::Impl {
 
   // I/O thread of the connection of `generation`.
   void on_delivery(uint64_t generation, v1::Delivery delivery);
+  void on_push(uint64_t generation, const v1::Envelope& push);
   void on_connection_lost(uint64_t generation, const Status& status);
   void on_complete_reply(const std::string& task_id, Result<v1::Envelope> reply);
 

@@ -90,6 +90,8 @@ void Committer::run_always() {
       stats_.largest_group = std::max<uint64_t>(stats_.largest_group, released.size());
       stats_.total_sync_micros += static_cast<uint64_t>(micros);
     }
+    fsync_seconds_.observe(static_cast<double>(micros) / 1e6);
+    if (!released.empty()) group_size_.observe(static_cast<double>(released.size()));
     const bool none_released = released.empty();
     for (Continuation& done : released) done(s.ok());
     released.clear();
@@ -108,11 +110,31 @@ void Committer::run_interval() {
     wake_.wait_for(lock, std::chrono::milliseconds(interval_ms_), [&] { return stopping_; });
     if (stopping_) return;
     lock.unlock();
+    const auto started = std::chrono::steady_clock::now();
     Status s = storage_.sync();
+    fsync_seconds_.observe(std::chrono::steady_clock::now() - started);
     if (!s.ok()) spdlog::error("periodic fsync failed: {}", s.message());
     lock.lock();
     stats_.syncs++;
   }
+}
+
+std::vector<double> group_size_buckets() {
+  std::vector<double> bounds;
+  for (double size = 1; size <= 4096; size *= 2) bounds.push_back(size);
+  return bounds;
+}
+
+CommitMetrics Committer::metrics() const {
+  CommitMetrics out;
+  {
+    std::lock_guard lock(mutex_);
+    out.syncs = stats_.syncs;
+    out.confirmations = stats_.confirmations;
+  }
+  out.fsync_seconds = fsync_seconds_.snapshot();
+  out.group_size = group_size_.snapshot();
+  return out;
 }
 
 void Committer::log_stats_since_last_call() {

@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "common/status.h"
+#include "metrics/histogram.h"
 #include "storage/storage.h"
 
 namespace brokerd::server {
@@ -36,6 +37,17 @@ struct CommitterStats {
   uint64_t largest_group = 0;      // most continuations released by one sync
   uint64_t total_sync_micros = 0;
 };
+
+// For /metrics: lifetime totals and distributions (readable from any thread).
+struct CommitMetrics {
+  uint64_t syncs = 0;
+  uint64_t confirmations = 0;
+  metrics::HistogramSnapshot fsync_seconds;
+  metrics::HistogramSnapshot group_size;  // confirmations released per fsync
+};
+
+// Bucket bounds for group sizes: 1, 2, 4 ... 4096 confirmations per fsync.
+std::vector<double> group_size_buckets();
 
 class Committer {
  public:
@@ -56,6 +68,7 @@ class Committer {
   // (nothing when there were none).
   void log_stats_since_last_call();
   SyncPolicy policy() const { return policy_; }
+  CommitMetrics metrics() const;
 
  private:
   void run_always();
@@ -73,6 +86,8 @@ class Committer {
   bool stopping_ = false;     // GUARDED_BY(mutex_)
   CommitterStats stats_;      // GUARDED_BY(mutex_)
   CommitterStats logged_;     // GUARDED_BY(mutex_): stats_ at the last log line
+  metrics::AtomicHistogram fsync_seconds_;
+  metrics::AtomicHistogram group_size_{group_size_buckets()};
   std::thread thread_;
 };
 

@@ -34,11 +34,16 @@ Result<EnqueueOutcome> Engine::enqueue_locked(const v1::TaskSpec& spec) {
     if (!existing.status().is_not_found()) return existing.status();
   }
   task.set_arrival_seq(take_seq());
+  QueueState& queue = queue_state(task.queue());
+  queue.enqueued.add(now);
+  ++totals_.enqueued_total;
   if (task.due_ms() > 0) {
     make_delayed(task, v1::SCHEDULED, task.due_ms());
+    emit_task_event(v1::TASK_ENQUEUED, task);
   } else {
     make_ready(task, task.arrival_seq());
-    dispatch_queue(queue_state(task.queue()));
+    emit_task_event(v1::TASK_ENQUEUED, task);
+    dispatch_queue(queue);
   }
   return EnqueueOutcome{task.id(), task.state(), true};
 }
@@ -117,12 +122,21 @@ Result<v1::TaskState> Engine::complete(ConsumerId consumer, const v1::Complete& 
   // The ready key stayed on disk through the lease; it goes in the same write as the outcome.
   batch_->erase(Family::kReady, release_lease(task.id()));
   Consumer& holder = consumers_.at(consumer);
+  const int64_t now = clock_.now_ms();
+  holder.last_seen_ms = now;
+  run_time_.observe(static_cast<double>(now - task.started_ms()) / 1000.0);
+  QueueState& queue = queue_state(task.queue());
 
   if (request.outcome_case() == v1::Complete::kSuccess) {
     task.set_result_json(result_json);
     task.clear_error();
     make_terminal(task, v1::SUCCESS);
+    ++holder.completed;
+    ++totals_.succeeded_total;
+    queue.completed.add(now);
+    emit_task_event(v1::TASK_SUCCEEDED, task, holder.identity.name);
   } else {
+    ++holder.failed;
     const bool asked = request.outcome_case() == v1::Complete::kRetry;
     const v1::TaskError& error = asked ? request.retry().reason() : request.failure().error();
     *task.mutable_error() = error;
@@ -130,9 +144,14 @@ Result<v1::TaskState> Engine::complete(ConsumerId consumer, const v1::Complete& 
       task.set_retries(task.retries() + 1);
       int64_t delay = asked ? request.retry().countdown_ms() : 0;
       if (delay <= 0) delay = retry_delay_ms(task.retry(), task.retries(), random_);
-      make_delayed(task, v1::RETRY, clock_.now_ms() + delay);
+      make_delayed(task, v1::RETRY, now + delay);
+      ++totals_.retried_total;
+      emit_task_event(v1::TASK_RETRIED, task, holder.identity.name);
     } else {
       make_terminal(task, v1::FAILURE);
+      ++totals_.failed_total;
+      queue.failed.add(now);
+      emit_task_event(v1::TASK_FAILED, task, holder.identity.name);
     }
   }
   const v1::TaskState new_state = task.state();
@@ -146,8 +165,9 @@ Result<HeartbeatOutcome> Engine::heartbeat(ConsumerId consumer, const std::vecto
   auto found = consumers_.find(consumer);
   if (found == consumers_.end()) return Status::InvalidArgument("heartbeat before consume");
   Consumer& holder = found->second;
+  holder.last_seen_ms = clock_.now_ms();
   HeartbeatOutcome outcome;
-  outcome.lease_deadline_ms = clock_.now_ms() + holder.lease_ms;
+  outcome.lease_deadline_ms = holder.last_seen_ms + holder.lease_ms;
   auto extend = [&](const std::string& id) {
     Lease& lease = leases_.at(id);
     lease_deadlines_.erase({lease.deadline_ms, id});
@@ -198,34 +218,6 @@ bool Engine::cancel_wait(WaiterId waiter_id) {
   }
   waiter_tasks_.erase(task);
   return true;
-}
-
-std::vector<v1::QueueStats> Engine::queue_stats(const std::vector<std::string>& names) {
-  std::lock_guard lock(mutex_);
-  std::vector<v1::QueueStats> out;
-  auto describe = [&](const std::string& name, const QueueState* queue) {
-    v1::QueueStats stats;
-    stats.set_name(name);
-    if (queue != nullptr) {
-      stats.set_ready(queue->counters.ready());
-      stats.set_scheduled(queue->counters.scheduled());
-      stats.set_in_flight(queue->counters.in_flight());
-      stats.set_retrying(queue->counters.retrying());
-      stats.set_succeeded(queue->counters.succeeded());
-      stats.set_failed(queue->counters.failed());
-      stats.set_consumers(static_cast<uint32_t>(queue->consumers.size()));
-    }
-    out.push_back(std::move(stats));
-  };
-  if (names.empty()) {
-    for (const auto& [name, queue] : queues_) describe(name, queue.get());
-  } else {
-    for (const std::string& name : names) {
-      auto it = queues_.find(name);
-      describe(name, it == queues_.end() ? nullptr : it->second.get());
-    }
-  }
-  return out;
 }
 
 }  // namespace brokerd::server

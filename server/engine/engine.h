@@ -36,7 +36,10 @@
 #include "broker.pb.h"
 #include "common/clock.h"
 #include "common/status.h"
+#include "engine/rate_window.h"
 #include "engine/ready_window.h"
+#include "events/event_hub.h"
+#include "metrics/histogram.h"
 #include "engine/task_rules.h"
 #include "storage/storage.h"
 
@@ -57,6 +60,16 @@ class DeliverySink {
  public:
   virtual ~DeliverySink() = default;
   virtual void deliver(v1::Delivery delivery) = 0;
+  // An operator revoked a task this consumer holds: tell the worker to stop running it.
+  virtual void revoked(const std::string& task_id, uint64_t lease_id) = 0;
+};
+
+// Who a consumer is, for operators (`brokerctl workers`) and worker events.
+struct ConsumerIdentity {
+  std::string name;
+  std::string host;
+  uint32_t pid = 0;
+  std::string session_id;
 };
 
 // Runs with the engine lock held once a waited-for task is terminal. Reply to the client
@@ -70,6 +83,42 @@ struct EnqueueOutcome {
   std::string id;
   v1::TaskState state = v1::TASK_STATE_UNSPECIFIED;
   bool created = false;
+};
+
+struct RevokeOutcome {
+  v1::TaskState state = v1::TASK_STATE_UNSPECIFIED;  // REVOKED, or the terminal state it had
+  bool was_started = false;
+};
+
+struct PurgeOutcome {
+  uint64_t removed = 0;
+  uint64_t remaining = 0;
+};
+
+struct DeadOpOutcome {
+  uint64_t count = 0;
+  std::vector<std::string> not_dead_ids;
+};
+
+struct TaskListing {
+  std::vector<v1::TaskRecord> tasks;
+  bool truncated = false;
+};
+
+// Everything /metrics and `brokerctl stats` report from the engine, taken in one lock.
+struct EngineSnapshot {
+  std::vector<v1::QueueStats> queues;
+  uint64_t consumers = 0;
+  uint64_t enqueued_total = 0;
+  uint64_t delivered_total = 0;
+  uint64_t succeeded_total = 0;
+  uint64_t failed_total = 0;
+  uint64_t retried_total = 0;
+  uint64_t revoked_total = 0;
+  uint64_t requeued_total = 0;  // leases lost (connection closed or expired)
+  // Seconds from ready (enqueued, due, or requeued) to delivery; from delivery to outcome.
+  metrics::HistogramSnapshot queue_wait;
+  metrics::HistogramSnapshot run_time;
 };
 
 struct HeartbeatOutcome {
@@ -97,7 +146,7 @@ class Engine {
                                                     uint64_t& ticket);
 
   // ---- consumers ------------------------------------------------------------------
-  ConsumerId register_consumer(std::shared_ptr<DeliverySink> sink, std::string worker_name);
+  ConsumerId register_consumer(std::shared_ptr<DeliverySink> sink, ConsumerIdentity identity);
   // Sets (or replaces) what the consumer receives. Returns the lease length in force.
   Result<int64_t> consume(ConsumerId consumer, const std::vector<std::string>& queues,
                           uint32_t prefetch, int64_t lease_ms);
@@ -119,6 +168,27 @@ class Engine {
   bool cancel_wait(WaiterId waiter_id);
   std::vector<v1::QueueStats> queue_stats(const std::vector<std::string>& names);
 
+  // ---- operators (engine_admin.cc) ---------------------------------------------------
+  // Cancels a task (see Revoke in broker.proto). Sets `ticket` like a write.
+  Result<RevokeOutcome> revoke(const std::string& id, uint64_t& ticket);
+  // Revokes up to `limit` ready tasks of `queue`, head first.
+  Result<PurgeOutcome> purge(const std::string& queue, size_t limit, uint64_t& ticket);
+  // Dead-letter set, oldest first; `queue` empty = every queue.
+  Result<std::vector<v1::TaskRecord>> dead_list(const std::string& queue, size_t limit);
+  // The named dead tasks, or (`ids` empty) up to `limit` of `queue`'s (every queue when
+  // empty): queued again with retries reset, or deleted.
+  Result<DeadOpOutcome> dead_requeue(const std::vector<std::string>& ids, const std::string& queue, size_t limit,
+                                     uint64_t& ticket);
+  Result<DeadOpOutcome> dead_delete(const std::vector<std::string>& ids, const std::string& queue, size_t limit,
+                                    uint64_t& ticket);
+  // Tasks of `queue`, newest first, in `state` (UNSPECIFIED = any). Reads at most
+  // `scan_budget` records, newest ids first (generated ids are time-ordered).
+  Result<TaskListing> list_tasks(const std::string& queue, v1::TaskState state, size_t limit,
+                                 size_t scan_budget = 200'000);
+  std::vector<v1::WorkerInfo> workers();
+  EngineSnapshot snapshot();
+  EventHub& events() { return events_; }
+
   // ---- time ---------------------------------------------------------------------------
   // Promotes due delayed tasks, requeues expired leases, deletes expired results.
   // Returns how long (ms) until the next known deadline, at most `max_sleep_ms`.
@@ -133,13 +203,21 @@ class Engine {
     std::string name;
     ReadyWindow window;
     v1::QueueCounters counters;
+    RateWindow enqueued;
+    RateWindow completed;
+    RateWindow failed;
     std::vector<ConsumerId> consumers;
     size_t next_consumer = 0;  // round-robin cursor
   };
   struct Consumer {
     ConsumerId id = 0;
     std::shared_ptr<DeliverySink> sink;
-    std::string worker_name;
+    ConsumerIdentity identity;
+    int64_t connected_ms = 0;
+    int64_t last_seen_ms = 0;
+    uint64_t completed = 0;
+    uint64_t failed = 0;
+    bool announced = false;  // WORKER_ONLINE sent (at its first consume)
     std::vector<std::string> queues;
     uint32_t prefetch = 0;
     int64_t lease_ms = 0;
@@ -203,6 +281,18 @@ class Engine {
   std::optional<std::string> requeue_leased(const std::string& task_id);
   void detach_consumer_from_queues(Consumer& consumer);
 
+  // Operators (engine_admin.cc).
+  void revoke_locked(v1::TaskRecord& task, RevokeOutcome& outcome);
+  void remove_from_delay_index(const v1::TaskRecord& task);
+  std::vector<std::string> dead_ids(const std::string& queue, size_t limit);
+  Result<DeadOpOutcome> dead_apply(const std::vector<std::string>& ids, const std::string& queue, size_t limit,
+                                   bool requeue, uint64_t& ticket);
+  v1::QueueStats describe_queue(const std::string& name, const QueueState* queue, int64_t now) const;
+
+  // Events and the debug log of transitions (engine_events.cc). Cheap when nobody listens.
+  void emit_task_event(v1::EventKind kind, const v1::TaskRecord& task, const std::string& worker = {});
+  void emit_worker_event(v1::EventKind kind, const Consumer& consumer);
+
   // Timers (engine_timers.cc).
   void promote_due(int64_t now);
   void expire_leases(int64_t now);
@@ -233,6 +323,10 @@ class Engine {
   std::unordered_map<WaiterId, std::string> waiter_tasks_;
   WaiterId next_waiter_id_ = 1;
   std::function<void(int64_t)> wakeup_hook_;
+  EngineSnapshot totals_;  // the lifetime counters of snapshot(), since start
+  metrics::Histogram queue_wait_;
+  metrics::Histogram run_time_;
+  EventHub events_;
 
   // Pending changes, shared by all callers until the next write_pending(): one batch,
   // the records it holds, queues whose counters changed, terminal tasks whose waiters run

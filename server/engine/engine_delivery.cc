@@ -5,14 +5,15 @@
 
 namespace brokerd::server {
 
-ConsumerId Engine::register_consumer(std::shared_ptr<DeliverySink> sink, std::string worker_name) {
+ConsumerId Engine::register_consumer(std::shared_ptr<DeliverySink> sink, ConsumerIdentity identity) {
   std::lock_guard lock(mutex_);
   const ConsumerId id = next_consumer_id_++;
   Consumer& consumer = consumers_[id];
   consumer.id = id;
   consumer.sink = std::move(sink);
-  consumer.worker_name = std::move(worker_name);
+  consumer.identity = std::move(identity);
   consumer.lease_ms = options_.default_lease_ms;
+  consumer.connected_ms = consumer.last_seen_ms = clock_.now_ms();
   return id;
 }
 
@@ -41,6 +42,10 @@ Result<int64_t> Engine::consume(ConsumerId consumer_id, const std::vector<std::s
   consumer.lease_ms = lease_ms;
   consumer.next_queue = 0;
   for (const std::string& name : consumer.queues) queue_state(name).consumers.push_back(consumer_id);
+  if (!consumer.announced) {
+    consumer.announced = true;
+    emit_worker_event(v1::WORKER_ONLINE, consumer);
+  }
   dispatch_consumer(consumer);
   if (Status s = write_pending(); !s.ok()) return s;  // deliveries need no fsync, only a write
   return lease_ms;
@@ -64,6 +69,7 @@ void Engine::unregister_consumer(ConsumerId consumer_id) {
   for (const std::string& task_id : held) {
     if (auto queue = requeue_leased(task_id)) touched.insert(*queue);
   }
+  if (consumer.announced) emit_worker_event(v1::WORKER_OFFLINE, consumer);
   consumers_.erase(found);
   for (const std::string& name : touched) dispatch_queue(queue_state(name));
   if (Status s = write_pending(); !s.ok()) {
@@ -149,6 +155,15 @@ bool Engine::deliver_one(QueueState& queue, Consumer& consumer) {
     lease = Lease{consumer.id, take_seq(), now + consumer.lease_ms, now, std::move(entry->key)};
     lease_deadlines_.insert({lease.deadline_ms, task.id()});
     consumer.leased.insert(task.id());
+    ++totals_.delivered_total;
+    // Ready since its last transition: enqueued, or come due (a requeue keeps the time).
+    const int64_t ready_since = task.history_size() > 0 ? task.history(task.history_size() - 1).at_ms() : now;
+    queue_wait_.observe(static_cast<double>(now - ready_since) / 1000.0);
+    if (events_.active() || spdlog::should_log(spdlog::level::debug)) {
+      v1::TaskRecord started = task;
+      apply_lease(started, lease);
+      emit_task_event(v1::TASK_STARTED, started, consumer.identity.name);
+    }
 
     v1::Delivery delivery;
     delivery.set_task_id(task.id());
@@ -191,6 +206,8 @@ std::optional<std::string> Engine::requeue_leased(const std::string& task_id) {
   queue.window.on_insert(ready_key, task_id);  // back to its old place
   count_transition(queue.counters, v1::STARTED, v1::QUEUED);
   op_dirty_queues_.insert(queue.name);
+  ++totals_.requeued_total;
+  emit_task_event(v1::TASK_REQUEUED, task.value());
   return task->queue();
 }
 

@@ -39,7 +39,7 @@ void Engine::apply_lease(v1::TaskRecord& task, const Lease& lease) const {
   task.set_lease_id(lease.lease_id);
   task.set_lease_deadline_ms(lease.deadline_ms);
   if (auto consumer = consumers_.find(lease.consumer); consumer != consumers_.end()) {
-    task.set_worker(consumer->second.worker_name);
+    task.set_worker(consumer->second.identity.name);
   }
   record_transition(task, v1::STARTED, lease.started_ms);
 }

@@ -92,7 +92,12 @@ void Engine::expire_results(int64_t now) {
     batch_->erase(Family::kExpiry, key);
     Result<v1::TaskRecord> task = load_task(task_id);
     if (!task.ok() || !is_terminal(task->state()) || task->expires_ms() != keys::expiry_key_time(key)) continue;
-    if (task->state() == v1::FAILURE) batch_->erase(Family::kDead, keys::dead_key(task->queue(), task->index_seq()));
+    if (task->state() == v1::FAILURE) {
+      batch_->erase(Family::kDead, keys::dead_key(task->queue(), task->index_seq()));
+      QueueState& queue = queue_state(task->queue());
+      queue.counters.set_dead(queue.counters.dead() > 0 ? queue.counters.dead() - 1 : 0);
+      op_dirty_queues_.insert(queue.name);
+    }
     erase_task(task_id);
   }
   if (!expired.empty()) expiry_scan_from_ = keys::successor(expired.back().first);

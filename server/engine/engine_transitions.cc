@@ -51,6 +51,7 @@ void Engine::make_terminal(v1::TaskRecord& task, v1::TaskState state) {
     // Dead letters keep the failure inspectable by queue until the record expires.
     task.set_index_seq(take_seq());
     batch_->put(Family::kDead, keys::dead_key(task.queue(), task.index_seq()), task.id());
+    queue.counters.set_dead(queue.counters.dead() + 1);
   }
   count_transition(queue.counters, from, state);
   op_dirty_queues_.insert(task.queue());

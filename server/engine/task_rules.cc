@@ -145,6 +145,7 @@ void count_transition(v1::QueueCounters& counters, v1::TaskState from, v1::TaskS
       case v1::RETRY: counters.set_retrying(apply(counters.retrying())); break;
       case v1::SUCCESS: if (delta > 0) counters.set_succeeded(counters.succeeded() + 1); break;
       case v1::FAILURE: if (delta > 0) counters.set_failed(counters.failed() + 1); break;
+      case v1::REVOKED: if (delta > 0) counters.set_revoked(counters.revoked() + 1); break;
       default: break;
     }
   };

@@ -19,6 +19,15 @@ RequestRouter::RequestRouter(Engine& engine, RouterOptions options) : engine_(en
   table_[v1::Envelope::kGetTask] = &RequestRouter::on_get_task;
   table_[v1::Envelope::kWaitResult] = &RequestRouter::on_wait_result;
   table_[v1::Envelope::kGetQueueStats] = &RequestRouter::on_queue_stats;
+  table_[v1::Envelope::kRevoke] = &RequestRouter::on_revoke;
+  table_[v1::Envelope::kPurge] = &RequestRouter::on_purge;
+  table_[v1::Envelope::kListDead] = &RequestRouter::on_list_dead;
+  table_[v1::Envelope::kDeadRequeue] = &RequestRouter::on_dead_requeue;
+  table_[v1::Envelope::kDeadDelete] = &RequestRouter::on_dead_delete;
+  table_[v1::Envelope::kListTasks] = &RequestRouter::on_list_tasks;
+  table_[v1::Envelope::kGetWorkers] = &RequestRouter::on_get_workers;
+  table_[v1::Envelope::kGetServerStats] = &RequestRouter::on_get_server_stats;
+  table_[v1::Envelope::kSubscribe] = &RequestRouter::on_subscribe;
 }
 
 void RequestRouter::handle(Session& session, v1::Envelope& request) {
@@ -59,7 +68,7 @@ void RequestRouter::on_hello(Session& session, v1::Envelope& request) {
   std::string name = hello.client_name().substr(0, 200);
   if (name.empty()) name = "anonymous";
   spdlog::debug("session {}: hello from {} (host {}, pid {})", session.id(), name, hello.hostname(), hello.pid());
-  session.set_greeted(name);
+  session.set_greeted(name, hello.hostname().substr(0, 200), hello.pid());
   v1::Envelope reply;
   reply.set_id(request.id());
   auto* ok = reply.mutable_hello_ok();
@@ -120,7 +129,7 @@ void RequestRouter::on_consume(Session& session, v1::Envelope& request) {
   if (session.consumer_id() == 0) {
     session.set_consumer_id(
         engine_.register_consumer(std::static_pointer_cast<DeliverySink>(session.shared_from_this()),
-                                  session.client_name()));
+                                  session.identity()));
   }
   std::vector<std::string> queues(consume.queues().begin(), consume.queues().end());
   Result<int64_t> lease_ms = engine_.consume(session.consumer_id(), queues, consume.prefetch(), consume.lease_ms());
@@ -201,8 +210,9 @@ void RequestRouter::on_queue_stats(Session& session, v1::Envelope& request) {
   const auto& names = request.get_queue_stats().queues();
   v1::Envelope reply;
   reply.set_id(request.id());
+  v1::QueueStatsReply* queues = reply.mutable_queue_stats();  // set even when no queue exists
   for (v1::QueueStats& stats : engine_.queue_stats(std::vector<std::string>(names.begin(), names.end()))) {
-    *reply.mutable_queue_stats()->add_queues() = std::move(stats);
+    *queues->add_queues() = std::move(stats);
   }
   session.send(reply);
 }

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <array>
+#include <functional>
 #include <string>
 
 #include "broker.pb.h"
@@ -21,6 +22,10 @@ struct RouterOptions {
   uint32_t max_frame_bytes = 0;
   int64_t max_wait_ms = 3'600'000;
   size_t max_batch_tasks = 10'000;
+  size_t max_list_limit = 10'000;  // ListTasks, ListDead, Purge and dead-letter bulk calls
+  size_t event_buffer = 10'000;    // reported to subscribers
+  // Fills the server-wide part of ServerStats (uptime, connections, disk, memory...).
+  std::function<void(v1::ServerStats&)> fill_server_stats;
 };
 
 class RequestRouter {
@@ -42,13 +47,25 @@ class RequestRouter {
   void on_get_task(Session& session, v1::Envelope& request);
   void on_wait_result(Session& session, v1::Envelope& request);
   void on_queue_stats(Session& session, v1::Envelope& request);
+  // Operators (operator_handlers.cc).
+  void on_revoke(Session& session, v1::Envelope& request);
+  void on_purge(Session& session, v1::Envelope& request);
+  void on_list_dead(Session& session, v1::Envelope& request);
+  void on_dead_requeue(Session& session, v1::Envelope& request);
+  void on_dead_delete(Session& session, v1::Envelope& request);
+  void on_list_tasks(Session& session, v1::Envelope& request);
+  void on_get_workers(Session& session, v1::Envelope& request);
+  void on_get_server_stats(Session& session, v1::Envelope& request);
+  void on_subscribe(Session& session, v1::Envelope& request);
+  // A list limit from the wire: 0 means `fallback`, anything above the cap is refused.
+  Result<size_t> list_limit(uint32_t requested, size_t fallback) const;
 
   static void reply_status(Session& session, uint64_t request_id, const Status& status);
 
   Engine& engine_;
   const RouterOptions options_;
   // Indexed by Envelope::BodyCase; null for kinds a client may not send.
-  std::array<Handler, 64> table_{};
+  std::array<Handler, 128> table_{};
 };
 
 }  // namespace brokerd::server

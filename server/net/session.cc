@@ -13,9 +13,11 @@ Session::Session(asio::ip::tcp::socket socket, SessionContext& context, uint64_t
       strand_(asio::make_strand(socket_.get_executor())),
       context_(context),
       session_id_(session_id),
-      decoder_(context.limits.max_frame_bytes) {}
+      decoder_(context.limits.max_frame_bytes) {
+  context_.open_connections.fetch_add(1, std::memory_order_relaxed);
+}
 
-Session::~Session() = default;
+Session::~Session() { context_.open_connections.fetch_sub(1, std::memory_order_relaxed); }
 
 void Session::start() {
   asio::post(strand_, [self = shared_from_this()] { self->read_more(); });
@@ -79,14 +81,55 @@ void Session::append_outbound(const std::string& frame) {
   bool schedule = false;
   {
     std::lock_guard lock(outbound_mutex_);
-    if (outbound_closed_) return;
-    pending_ += frame;
-    if (!write_scheduled_ && !write_in_flight_) {
-      write_scheduled_ = true;
-      schedule = true;
-    }
+    schedule = append_locked(frame);
   }
-  if (schedule) asio::post(strand_, [self = shared_from_this()] { self->start_write(); });
+  if (schedule) schedule_write();
+}
+
+bool Session::append_locked(const std::string& frame) {
+  if (outbound_closed_) return false;
+  pending_ += frame;
+  if (write_scheduled_ || write_in_flight_) return false;
+  write_scheduled_ = true;
+  return true;
+}
+
+void Session::schedule_write() {
+  asio::post(strand_, [self = shared_from_this()] { self->start_write(); });
+}
+
+void Session::subscribe_events(std::vector<std::string> queues) {
+  if (subscription_ != 0) context_.engine.events().unsubscribe(subscription_);
+  subscription_ = context_.engine.events().subscribe(
+      std::static_pointer_cast<EventSubscriber>(shared_from_this()), std::move(queues));
+}
+
+std::string Session::missed_events_frame_locked() {
+  v1::Envelope notice;
+  notice.mutable_events_missed()->set_count(events_missed_);
+  events_missed_ = 0;
+  return wire::encode_frame(notice);
+}
+
+void Session::offer(const v1::Event& event) {
+  bool schedule = false;
+  {
+    std::lock_guard lock(outbound_mutex_);
+    if (outbound_closed_) return;
+    // A subscriber that does not keep up loses events here, never slowing the broker.
+    if (events_pending_ + events_writing_ >= context_.limits.event_buffer) {
+      ++events_missed_;
+      return;
+    }
+    if (events_missed_ > 0) {
+      schedule = append_locked(missed_events_frame_locked()) || schedule;
+    }
+    v1::Envelope push;
+    *push.mutable_event() = event;
+    schedule = append_locked(wire::encode_frame(push)) || schedule;
+    ++events_pending_;
+  }
+  if (schedule) schedule_write();
 }
 
 void Session::send(const v1::Envelope& message) { append_outbound(wire::encode_frame(message)); }
@@ -137,6 +180,13 @@ void Session::deliver(v1::Delivery delivery) {
   send(push);
 }
 
+void Session::revoked(const std::string& task_id, uint64_t lease_id) {
+  v1::Envelope push;
+  push.mutable_revoke_notice()->set_task_id(task_id);
+  push.mutable_revoke_notice()->set_lease_id(lease_id);
+  send(push);
+}
+
 void Session::fail_request(uint64_t request_id, v1::ErrorCode code, const std::string& text) {
   send_error(request_id, code, text);
   if (closes_connection(code)) {
@@ -153,6 +203,8 @@ void Session::start_write() {
     if (write_in_flight_ || pending_.empty() || closed_) return;
     writing_.swap(pending_);
     pending_.clear();
+    events_writing_ = events_pending_;
+    events_pending_ = 0;
     write_in_flight_ = true;
   }
   asio::async_write(socket_, asio::buffer(writing_),
@@ -167,6 +219,9 @@ void Session::on_write(const asio::error_code& error) {
     std::lock_guard lock(outbound_mutex_);
     write_in_flight_ = false;
     writing_.clear();
+    events_writing_ = 0;
+    // A subscriber that caught up hears what it missed without waiting for a new event.
+    if (events_missed_ > 0 && pending_.empty() && !outbound_closed_) pending_ += missed_events_frame_locked();
     waiting = pending_.size();
   }
   if (error) {
@@ -227,6 +282,7 @@ void Session::shutdown() {
   // The engine holds this session as a delivery sink until it is unregistered; doing so
   // queues every task this connection held again at once.
   if (consumer_id_ != 0) context_.engine.unregister_consumer(consumer_id_);
+  if (subscription_ != 0) context_.engine.events().unsubscribe(subscription_);
   for (auto& [waiter, timer] : waits_) {
     context_.engine.cancel_wait(waiter);
     timer->cancel();

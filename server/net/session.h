@@ -8,10 +8,13 @@
 //
 // Flow control: when more than the high watermark of bytes wait to be written, the
 // session stops reading until the peer has taken them, so a client that does not read
-// cannot grow the server's memory with pipelined requests.
+// cannot grow the server's memory with pipelined requests. Events for a subscribed
+// connection are bounded separately (SessionLimits::event_buffer): past it they are
+// dropped and counted, and the subscriber is sent EventsMissed before its next event.
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -22,6 +25,7 @@
 #include <asio.hpp>
 
 #include "engine/engine.h"
+#include "events/event_hub.h"
 #include "frame_codec.h"
 
 namespace brokerd::server {
@@ -33,6 +37,7 @@ struct SessionLimits {
   uint32_t max_frame_bytes = wire::kDefaultMaxFrameBytes;
   size_t outbound_high_watermark = 8u << 20;
   size_t outbound_low_watermark = 1u << 20;
+  size_t event_buffer = 10'000;  // events queued for a subscriber before it loses some
 };
 
 struct SessionContext {
@@ -40,9 +45,10 @@ struct SessionContext {
   Committer& committer;
   RequestRouter& router;
   SessionLimits limits;
+  std::atomic<uint32_t>& open_connections;
 };
 
-class Session final : public std::enable_shared_from_this<Session>, public DeliverySink {
+class Session final : public std::enable_shared_from_this<Session>, public DeliverySink, public EventSubscriber {
  public:
   Session(asio::ip::tcp::socket socket, SessionContext& context, uint64_t session_id);
   ~Session() override;
@@ -58,6 +64,8 @@ class Session final : public std::enable_shared_from_this<Session>, public Deliv
   void send_when_durable(uint64_t ticket, const v1::Envelope& message);
   void send_error(uint64_t request_id, v1::ErrorCode code, const std::string& text);
   void deliver(v1::Delivery delivery) override;
+  void revoked(const std::string& task_id, uint64_t lease_id) override;
+  void offer(const v1::Event& event) override;
 
   // ---- strand only (the router) ---------------------------------------------------
   // Holds a reply until the engine has written this read's changes (one write for all
@@ -66,11 +74,16 @@ class Session final : public std::enable_shared_from_this<Session>, public Deliv
   // Sends the error and, for protocol errors, closes after it is written.
   void fail_request(uint64_t request_id, v1::ErrorCode code, const std::string& text);
   bool greeted() const { return greeted_; }
-  void set_greeted(std::string client_name) {
+  void set_greeted(std::string client_name, std::string host, uint32_t pid) {
     greeted_ = true;
     client_name_ = std::move(client_name);
+    client_host_ = std::move(host);
+    client_pid_ = pid;
   }
   const std::string& client_name() const { return client_name_; }
+  ConsumerIdentity identity() const { return {client_name_, client_host_, client_pid_, std::to_string(session_id_)}; }
+  // Turns the connection into an event stream (a second call changes the queues).
+  void subscribe_events(std::vector<std::string> queues);
   uint64_t id() const { return session_id_; }
   ConsumerId consumer_id() const { return consumer_id_; }
   void set_consumer_id(ConsumerId id) { consumer_id_ = id; }
@@ -87,6 +100,10 @@ class Session final : public std::enable_shared_from_this<Session>, public Deliv
   void send_frame_when_durable(uint64_t ticket, uint64_t request_id, std::string frame);
   void on_read(const asio::error_code& error, size_t bytes);
   void append_outbound(const std::string& frame);
+  // With outbound_mutex_ held; returns whether a write must be scheduled.
+  bool append_locked(const std::string& frame);
+  void schedule_write();
+  std::string missed_events_frame_locked();
   void start_write();
   void on_write(const asio::error_code& error);
   void close_after_flush();
@@ -106,7 +123,10 @@ class Session final : public std::enable_shared_from_this<Session>, public Deliv
   bool closed_ = false;
   bool greeted_ = false;
   std::string client_name_;
+  std::string client_host_;
+  uint32_t client_pid_ = 0;
   ConsumerId consumer_id_ = 0;
+  EventHub::SubscriptionId subscription_ = 0;
   std::unordered_map<WaiterId, std::unique_ptr<asio::steady_timer>> waits_;
   struct HeldReply {
     uint64_t ticket;
@@ -122,6 +142,9 @@ class Session final : public std::enable_shared_from_this<Session>, public Deliv
   bool write_in_flight_ = false;  // GUARDED_BY(outbound_mutex_)
   bool outbound_closed_ = false;  // GUARDED_BY(outbound_mutex_)
   std::string writing_;           // strand-only: the buffer of the write in flight
+  size_t events_pending_ = 0;     // GUARDED_BY(outbound_mutex_): event frames in pending_
+  size_t events_writing_ = 0;     // GUARDED_BY(outbound_mutex_): event frames in writing_
+  uint64_t events_missed_ = 0;    // GUARDED_BY(outbound_mutex_): dropped, not yet reported
 };
 
 }  // namespace brokerd::server

@@ -180,6 +180,16 @@ Status RocksStorage::get(Family family, std::string_view key, std::string* value
 
 Status RocksStorage::scan(Family family, std::string_view lower, std::string_view upper,
                           const ScanVisitor& visit) {
+  return scan_range(family, lower, upper, visit, /*reverse=*/false);
+}
+
+Status RocksStorage::scan_reverse(Family family, std::string_view lower, std::string_view upper,
+                                  const ScanVisitor& visit) {
+  return scan_range(family, lower, upper, visit, /*reverse=*/true);
+}
+
+Status RocksStorage::scan_range(Family family, std::string_view lower, std::string_view upper,
+                                const ScanVisitor& visit, bool reverse) {
   rocksdb::ReadOptions options;
   rocksdb::Slice lower_slice(lower.data(), lower.size());
   rocksdb::Slice upper_slice(upper.data(), upper.size());
@@ -187,12 +197,33 @@ Status RocksStorage::scan(Family family, std::string_view lower, std::string_vie
   options.iterate_lower_bound = &lower_slice;
   if (!upper.empty()) options.iterate_upper_bound = &upper_slice;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options, handle(family)));
-  for (it->Seek(lower_slice); it->Valid(); it->Next()) {
+  // With the bounds set, SeekToLast lands on the last key below the upper bound.
+  if (reverse) {
+    it->SeekToLast();
+  } else {
+    it->Seek(lower_slice);
+  }
+  for (; it->Valid(); reverse ? it->Prev() : it->Next()) {
     const rocksdb::Slice k = it->key();
     const rocksdb::Slice v = it->value();
     if (!visit(std::string_view(k.data(), k.size()), std::string_view(v.data(), v.size()))) break;
   }
   return from_rocks(it->status(), "scan");
+}
+
+uint64_t RocksStorage::disk_bytes() {
+  uint64_t total = 0;
+  for (int family = 0; family < kFamilyCount; ++family) {
+    uint64_t bytes = 0;
+    if (db_->GetIntProperty(handle(static_cast<Family>(family)), rocksdb::DB::Properties::kTotalSstFilesSize, &bytes)) {
+      total += bytes;
+    }
+  }
+  rocksdb::VectorLogPtr logs;
+  if (db_->GetSortedWalFiles(logs).ok()) {
+    for (const auto& log : logs) total += log->SizeFileBytes();
+  }
+  return total;
 }
 
 }  // namespace brokerd::server

@@ -41,8 +41,13 @@ class RocksStorage final : public Storage {
   Status get(Family family, std::string_view key, std::string* value) override;
   Status scan(Family family, std::string_view lower, std::string_view upper,
               const ScanVisitor& visit) override;
+  Status scan_reverse(Family family, std::string_view lower, std::string_view upper,
+                      const ScanVisitor& visit) override;
+  uint64_t disk_bytes() override;
 
  private:
+  Status scan_range(Family family, std::string_view lower, std::string_view upper, const ScanVisitor& visit,
+                    bool reverse);
   RocksStorage() = default;
   Status check_format_version();
   rocksdb::ColumnFamilyHandle* handle(Family family) const {

@@ -50,6 +50,11 @@ class Storage {
   // Iteration starts at `lower`, so tombstones below it cost nothing.
   virtual Status scan(Family family, std::string_view lower, std::string_view upper,
                       const ScanVisitor& visit) = 0;
+  // The same range, largest key first.
+  virtual Status scan_reverse(Family family, std::string_view lower, std::string_view upper,
+                              const ScanVisitor& visit) = 0;
+  // Bytes of the store's files on disk (tables and write-ahead log). Thread-safe.
+  virtual uint64_t disk_bytes() = 0;
 };
 
 }  // namespace brokerd::server

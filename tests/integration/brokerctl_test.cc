@@ -1,48 +1,14 @@
-// brokerctl's stable contract against a real brokerd: output shapes and exit codes.
-#include <sys/wait.h>
-
-#include <array>
-#include <cstdio>
+// brokerctl's stable contract against a real brokerd: output shapes and exit codes of
+// enqueue, task, result and queues. The operator verbs are in brokerctl_admin_test.cc.
+#include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
-#include "integration/broker_fixture.h"
+#include "integration/brokerctl_fixture.h"
 
 namespace brokerd::testing {
 namespace {
-
-struct CommandRun {
-  int exit_code = -1;
-  std::string out;
-};
-
-class BrokerctlTest : public BrokerFixture {
- protected:
-  // Runs brokerctl with `args` (already shell-quoted) and captures stdout.
-  CommandRun brokerctl(const std::string& args) {
-    const std::string command =
-        std::string(BROKERCTL_BINARY) + " --server " + broker_->address() + " " + args + " 2>/dev/null";
-    CommandRun run;
-    FILE* pipe = popen(command.c_str(), "r");
-    if (pipe == nullptr) return run;
-    std::array<char, 4096> buffer{};
-    size_t n = 0;
-    while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) run.out.append(buffer.data(), n);
-    const int status = pclose(pipe);
-    run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return run;
-  }
-
-  // Completes the next delivered task with `result` through a raw worker connection.
-  void complete_next(const std::string& result) {
-    auto worker = raw("ctl-test-worker");
-    ASSERT_TRUE(worker->call(1, consume_request(1)));
-    auto delivery = worker->receive();
-    ASSERT_TRUE(delivery && delivery->has_delivery());
-    auto done = worker->call(2, success_request(delivery->delivery(), result));
-    ASSERT_TRUE(done && done->has_complete_ok());
-  }
-};
 
 TEST_F(BrokerctlTest, EnqueuePrintsTheIdAloneAndTaskShowsIt) {
   CommandRun enqueued = brokerctl("enqueue add --args '[4, 4]' --priority 3 --max-retries 2");
@@ -74,6 +40,30 @@ TEST_F(BrokerctlTest, EnqueueWithIdIsIdempotent) {
   EXPECT_EQ(listing["queues"][0]["ready"], 1);
   EXPECT_EQ(listing["queues"][0]["scheduled"], 0);
   EXPECT_EQ(listing["queues"][0]["in_flight"], 0);
+}
+
+TEST_F(BrokerctlTest, QueuesJsonKeepsItsFieldsAndAddsTheNewOnes) {
+  brokerctl("enqueue add --queue b");
+  brokerctl("enqueue add --queue a");
+  CommandRun queues = brokerctl("queues --json");
+  ASSERT_EQ(queues.exit_code, 0);
+  const auto listing = nlohmann::ordered_json::parse(queues.out);
+  ASSERT_EQ(listing["queues"].size(), 2u);
+  EXPECT_EQ(listing["queues"][0]["name"], "a");  // sorted by name
+  std::vector<std::string> keys;
+  for (const auto& item : listing["queues"][0].items()) keys.push_back(item.key());
+  // The original eight fields first, in their order; later additions after them.
+  EXPECT_EQ(keys, (std::vector<std::string>{"name", "ready", "scheduled", "in_flight", "retrying", "consumers",
+                                            "succeeded", "failed", "dead", "revoked", "enqueued_per_s",
+                                            "completed_per_s", "failed_per_s"}));
+  EXPECT_GT(listing["queues"][0]["enqueued_per_s"].get<double>(), 0.0);
+
+  CommandRun table = brokerctl("queues");
+  ASSERT_EQ(table.exit_code, 0);
+  EXPECT_EQ(table.out.substr(0, table.out.find('\n')),
+            "QUEUE  READY  SCHEDULED  IN_FLIGHT  RETRYING  DEAD  CONSUMERS  SUCCEEDED  FAILED  ENQUEUED/S  "
+            "COMPLETED/S  FAILED/S");
+  EXPECT_NE(table.out.find("\na      "), std::string::npos) << table.out;
 }
 
 TEST_F(BrokerctlTest, CountdownMakesTheTaskScheduled) {

@@ -47,6 +47,8 @@ class BrokerProcess {
   uint16_t port() const { return port_; }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
   const std::string& log_path() const { return log_path_; }
+  // Where brokerd writes its port (and, with --http, PORT_FILE.http its HTTP port).
+  const std::string& port_file() const { return port_file_; }
 
  private:
   std::string data_dir_;

@@ -2,6 +2,8 @@
 
 #include <iostream>
 
+#include "exit_codes.h"
+
 namespace brokerctl {
 
 std::unique_ptr<brokerd::Client> connect_or_report(const std::string& server) {
@@ -34,6 +36,10 @@ void report_task_error(const brokerd::Status& status, const std::string& id) {
   } else {
     report_error(status);
   }
+}
+
+int exit_code_for(const brokerd::Status& status) {
+  return status.code() == brokerd::ErrorCode::kNotFound ? kExitNotFound : kExitError;
 }
 
 }  // namespace brokerctl

@@ -22,4 +22,7 @@ void report_error(const brokerd::Status& status);
 // server's wording, because scripts and humans match on that line.
 void report_task_error(const brokerd::Status& status, const std::string& id);
 
+// kExitNotFound for NOT_FOUND, kExitError for anything else.
+int exit_code_for(const brokerd::Status& status);
+
 }  // namespace brokerctl

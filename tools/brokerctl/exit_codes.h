@@ -4,10 +4,10 @@
 
 namespace brokerctl {
 
-// enqueue, task, queues
+// every verb but result
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitError = 1;     // bad command line, cannot connect, server error
-inline constexpr int kExitNotFound = 2;  // the broker has no task with that id
+inline constexpr int kExitNotFound = 2;  // no task with that id (or not in the dead-letter set)
 
 // result: the task's outcome decides, so "the task failed" is not confused with "could not
 // tell" (a script polling for a result retries on 2 and gives up on 1).

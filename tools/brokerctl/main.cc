@@ -14,8 +14,9 @@ namespace {
 
 constexpr const char* kExitStatusHelp =
     "Exit status:\n"
-    "  enqueue, task, queues: 0 success; 1 error (bad command line, cannot connect,\n"
-    "                         server error); 2 NOT_FOUND (no task with that id)\n"
+    "  every verb but result: 0 success; 1 error (bad command line, cannot connect,\n"
+    "                         server error, refused); 2 NOT_FOUND (no task with that id,\n"
+    "                         or a named id not in the dead-letter set)\n"
     "  result:                0 SUCCESS; 1 FAILURE or REVOKED; 2 NOT_FOUND, not finished\n"
     "                         (within --wait, or yet), or any other error\n"
     "Errors are one line on stderr: \"brokerctl: CODE: message\".";
@@ -69,10 +70,99 @@ CLI::App* add_result(CLI::App& app, brokerctl::ResultOptions& options) {
 }
 
 void add_queues(CLI::App& app, brokerctl::QueuesOptions& options) {
-  auto* verb = app.add_subcommand("queues", "List queues with their depths and counters");
+  auto* verb = app.add_subcommand("queues", "List queues with their depths, counters and rates");
   verb->add_flag("--json", options.json,
                  "Print {\"queues\":[{name, ready, scheduled, in_flight, retrying, consumers, "
-                 "succeeded, failed}]}");
+                 "succeeded, failed, dead, revoked, enqueued_per_s, completed_per_s, failed_per_s}]}");
+}
+
+void add_stats(CLI::App& app, brokerctl::StatsOptions& options) {
+  auto* verb = app.add_subcommand(
+      "stats", "Show the broker: version, uptime, connections, storage and totals over every queue");
+  verb->add_flag("--json", options.json, "Print the statistics as one JSON object");
+}
+
+void add_workers(CLI::App& app, brokerctl::WorkersOptions& options) {
+  auto* verb = app.add_subcommand("workers", "List the connections consuming tasks");
+  verb->add_flag("--json", options.json, "Print {\"workers\":[...]}");
+}
+
+void add_revoke(CLI::App& app, brokerctl::RevokeOptions& options) {
+  auto* verb = app.add_subcommand(
+      "revoke",
+      "Cancel a task: a waiting one is never delivered; a running one's worker is told and its "
+      "outcome refused. A finished task is left as it is");
+  verb->add_option("ID", options.id, "Task id")->required();
+  verb->add_flag("--json", options.json, "Print {\"id\", \"state\", \"was_started\"}");
+}
+
+void add_purge(CLI::App& app, brokerctl::PurgeOptions& options) {
+  auto* verb = app.add_subcommand(
+      "purge", "Revoke every ready (QUEUED) task of a queue; running, scheduled and retrying "
+               "tasks are left alone");
+  verb->add_option("QUEUE", options.queue, "Queue to empty")->required();
+  verb->add_flag("--yes,-y", options.yes,
+                 "Do not ask for confirmation (required when stdin is not a terminal)");
+  verb->add_flag("--json", options.json, "Print {\"queue\", \"removed\", \"remaining\"}");
+}
+
+void add_dead_op(CLI::App& dead, const char* name, const char* description,
+                 brokerctl::DeadOpOptions& options) {
+  auto* verb = dead.add_subcommand(name, description);
+  verb->add_option("ID", options.args,
+                   "Task ids; with --all, at most one QUEUE (every queue when omitted)");
+  verb->add_flag("--all", options.all, "Every dead task (of QUEUE, if given)");
+  verb->add_flag("--json", options.json,
+                 std::string("Print {\"") + (std::string(name) == "requeue" ? "requeued" : "deleted") +
+                     "\": N, \"not_dead_ids\": [...]}");
+  verb->footer(std::string("Usage forms: brokerctl dead ") + name + " ID... [--json]\n" +
+               "             brokerctl dead " + name + " --all [QUEUE] [--json]");
+}
+
+void add_dead(CLI::App& app, brokerctl::DeadListOptions& list, brokerctl::DeadOpOptions& requeue,
+              brokerctl::DeadOpOptions& remove) {
+  auto* dead = app.add_subcommand(
+      "dead", "The dead-letter set: tasks that failed for good (FAILURE), kept for an operator");
+  dead->require_subcommand(1);
+  dead->fallthrough();  // --server after `dead list` belongs to the top level
+  auto* list_verb = dead->add_subcommand("list", "List dead tasks, oldest failure first");
+  list_verb->add_option("QUEUE", list.queue, "Only this queue (default: every queue)");
+  list_verb->add_option("--limit", list.limit, "At most this many")
+      ->check(CLI::Range(1, 10000))
+      ->capture_default_str();
+  list_verb->add_flag("--json", list.json, "Print {\"tasks\":[task, ...]} (as `task --json`)");
+  add_dead_op(*dead, "requeue", "Put dead tasks back in their queues (QUEUED, retries reset)",
+              requeue);
+  add_dead_op(*dead, "delete", "Delete dead tasks; their ids become NOT_FOUND", remove);
+}
+
+void add_tasks(CLI::App& app, brokerctl::TasksOptions& options) {
+  auto* verb = app.add_subcommand("tasks", "List a queue's tasks, newest first");
+  verb->add_option("QUEUE", options.queue, "Queue to list")->required();
+  verb->add_option("--state", options.state,
+                   "Only tasks in this state: QUEUED, SCHEDULED, STARTED, RETRY, SUCCESS, "
+                   "FAILURE or REVOKED (any case)")
+      ->type_name("STATE");
+  verb->add_option("--limit", options.limit, "At most this many")
+      ->check(CLI::Range(1, 10000))
+      ->capture_default_str();
+  verb->add_flag("--json", options.json,
+                 "Print {\"queue\", \"tasks\":[task, ...], \"truncated\"} (tasks as `task --json`)");
+}
+
+void add_watch(CLI::App& app, brokerctl::WatchOptions& options) {
+  auto* verb = app.add_subcommand(
+      "watch", "Print task and worker events as they happen, one line each, until Ctrl-C");
+  verb->add_option("--queue", options.queues, "Only task events of this queue (repeatable; "
+                                              "worker events are always shown)")
+      ->type_name("Q")
+      ->allow_extra_args(false);  // one queue per --queue, so other flags may follow
+  verb->add_option("--count", options.count, "Exit 0 after this many events")->type_name("N");
+  verb->add_option("--timeout", options.timeout_seconds,
+                   "Stop after this many seconds: exit 0, or 1 if --count events had not come")
+      ->type_name("SECONDS")
+      ->check(CLI::Range(0.0, 1e9));
+  verb->add_flag("--json", options.json, "Print one JSON object per line");
 }
 
 }  // namespace
@@ -94,10 +184,26 @@ int main(int argc, char** argv) {
   brokerctl::TaskOptions task;
   brokerctl::ResultOptions result;
   brokerctl::QueuesOptions queues;
+  brokerctl::StatsOptions stats;
+  brokerctl::WorkersOptions workers;
+  brokerctl::RevokeOptions revoke;
+  brokerctl::PurgeOptions purge;
+  brokerctl::DeadListOptions dead_list;
+  brokerctl::DeadOpOptions dead_requeue;
+  brokerctl::DeadOpOptions dead_delete;
+  brokerctl::TasksOptions tasks;
+  brokerctl::WatchOptions watch;
   add_enqueue(app, enqueue);
   add_task(app, task);
   CLI::App* result_verb = add_result(app, result);
   add_queues(app, queues);
+  add_stats(app, stats);
+  add_workers(app, workers);
+  add_revoke(app, revoke);
+  add_purge(app, purge);
+  add_dead(app, dead_list, dead_requeue, dead_delete);
+  add_tasks(app, tasks);
+  add_watch(app, watch);
 
   try {
     app.parse(argc, argv);
@@ -108,9 +214,21 @@ int main(int argc, char** argv) {
     return result_verb->parsed() ? brokerctl::kExitResultNone : brokerctl::kExitError;
   }
 
-  const std::string verb = app.get_subcommands().front()->get_name();
+  const CLI::App* chosen = app.get_subcommands().front();
+  const std::string verb = chosen->get_name();
   if (verb == "enqueue") return brokerctl::run_enqueue(global, enqueue);
   if (verb == "task") return brokerctl::run_task(global, task);
   if (verb == "result") return brokerctl::run_result(global, result);
-  return brokerctl::run_queues(global, queues);
+  if (verb == "queues") return brokerctl::run_queues(global, queues);
+  if (verb == "stats") return brokerctl::run_stats(global, stats);
+  if (verb == "workers") return brokerctl::run_workers(global, workers);
+  if (verb == "revoke") return brokerctl::run_revoke(global, revoke);
+  if (verb == "purge") return brokerctl::run_purge(global, purge);
+  if (verb == "tasks") return brokerctl::run_tasks(global, tasks);
+  if (verb == "watch") return brokerctl::run_watch(global, watch);
+  // dead: require_subcommand(1) guarantees one of its verbs.
+  const std::string dead_verb = chosen->get_subcommands().front()->get_name();
+  if (dead_verb == "list") return brokerctl::run_dead_list(global, dead_list);
+  if (dead_verb == "requeue") return brokerctl::run_dead_requeue(global, dead_requeue);
+  return brokerctl::run_dead_delete(global, dead_delete);
 }

@@ -1,69 +1,60 @@
 #include "queue_format.h"
 
-#include <algorithm>
-#include <array>
+#include <cstdio>
 #include <string>
 
+#include "table.h"
+
 namespace brokerctl {
-namespace {
 
-constexpr size_t kColumns = 8;
-using Row = std::array<std::string, kColumns>;
-
-Row to_row(const brokerd::QueueInfo& queue) {
-  return {queue.name,
-          std::to_string(queue.ready),
-          std::to_string(queue.scheduled),
-          std::to_string(queue.in_flight),
-          std::to_string(queue.retrying),
-          std::to_string(queue.consumers),
-          std::to_string(queue.succeeded),
-          std::to_string(queue.failed)};
+std::string format_rate(double per_second) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f", per_second);
+  return text;
 }
 
-}  // namespace
+nlohmann::ordered_json queue_counts_to_json(const brokerd::QueueInfo& queue) {
+  // The first eight fields are the original `queues --json` shape; later ones were added
+  // after it, never in between.
+  return {{"ready", queue.ready},
+          {"scheduled", queue.scheduled},
+          {"in_flight", queue.in_flight},
+          {"retrying", queue.retrying},
+          {"consumers", queue.consumers},
+          {"succeeded", queue.succeeded},
+          {"failed", queue.failed},
+          {"dead", queue.dead},
+          {"revoked", queue.revoked},
+          {"enqueued_per_s", queue.enqueued_per_s},
+          {"completed_per_s", queue.completed_per_s},
+          {"failed_per_s", queue.failed_per_s}};
+}
 
 nlohmann::ordered_json queues_to_json(const std::vector<brokerd::QueueInfo>& queues) {
   nlohmann::ordered_json list = nlohmann::ordered_json::array();
   for (const auto& queue : queues) {
-    list.push_back({{"name", queue.name},
-                    {"ready", queue.ready},
-                    {"scheduled", queue.scheduled},
-                    {"in_flight", queue.in_flight},
-                    {"retrying", queue.retrying},
-                    {"consumers", queue.consumers},
-                    {"succeeded", queue.succeeded},
-                    {"failed", queue.failed}});
+    nlohmann::ordered_json entry = {{"name", queue.name}};
+    entry.update(queue_counts_to_json(queue));
+    list.push_back(std::move(entry));
   }
   return {{"queues", list}};
 }
 
 void print_queue_table(std::ostream& out, const std::vector<brokerd::QueueInfo>& queues) {
-  std::vector<Row> rows;
-  rows.push_back(
-      {"QUEUE", "READY", "SCHEDULED", "IN_FLIGHT", "RETRYING", "CONSUMERS", "SUCCEEDED", "FAILED"});
-  for (const auto& queue : queues) rows.push_back(to_row(queue));
-
-  std::array<size_t, kColumns> widths{};
-  for (const auto& row : rows) {
-    for (size_t column = 0; column < kColumns; ++column) {
-      widths[column] = std::max(widths[column], row[column].size());
-    }
+  std::vector<TableRow> rows;
+  rows.reserve(queues.size());
+  for (const auto& queue : queues) {
+    rows.push_back({queue.name, std::to_string(queue.ready), std::to_string(queue.scheduled),
+                    std::to_string(queue.in_flight), std::to_string(queue.retrying),
+                    std::to_string(queue.dead), std::to_string(queue.consumers),
+                    std::to_string(queue.succeeded), std::to_string(queue.failed),
+                    format_rate(queue.enqueued_per_s), format_rate(queue.completed_per_s),
+                    format_rate(queue.failed_per_s)});
   }
-  // Queue names left-aligned, counts right-aligned so digits line up.
-  for (const auto& row : rows) {
-    std::string line;
-    for (size_t column = 0; column < kColumns; ++column) {
-      const std::string& cell = row[column];
-      std::string padding(widths[column] - cell.size(), ' ');
-      if (column == 0) {
-        line += cell + padding;
-      } else {
-        line += "  " + padding + cell;
-      }
-    }
-    out << line << '\n';
-  }
+  print_table(out,
+              {"QUEUE", "READY", "SCHEDULED", "IN_FLIGHT", "RETRYING", "DEAD", "CONSUMERS",
+               "SUCCEEDED", "FAILED", "ENQUEUED/S", "COMPLETED/S", "FAILED/S"},
+              rows);
 }
 
 }  // namespace brokerctl

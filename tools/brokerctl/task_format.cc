@@ -1,5 +1,6 @@
 #include "task_format.h"
 
+#include <cctype>
 #include <ctime>
 #include <cstdio>
 #include <sstream>
@@ -129,6 +130,22 @@ std::string format_timestamp(int64_t unix_ms) {
   char text[48];
   std::snprintf(text, sizeof text, "%s.%03d UTC", date, millis);
   return text;
+}
+
+std::optional<brokerd::TaskState> parse_task_state(const std::string& text) {
+  using brokerd::TaskState;
+  for (TaskState state : {TaskState::kQueued, TaskState::kScheduled, TaskState::kStarted,
+                          TaskState::kRetry, TaskState::kSuccess, TaskState::kFailure,
+                          TaskState::kRevoked}) {
+    const std::string name = brokerd::task_state_name(state);
+    if (name.size() != text.size()) continue;
+    bool same = true;
+    for (size_t i = 0; i < name.size() && same; ++i) {
+      same = name[i] == std::toupper(static_cast<unsigned char>(text[i]));
+    }
+    if (same) return state;
+  }
+  return std::nullopt;
 }
 
 }  // namespace brokerctl

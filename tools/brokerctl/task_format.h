@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <ostream>
 #include <string>
 
@@ -27,6 +28,9 @@ void print_task_human(std::ostream& out, const brokerd::TaskInfo& task);
 
 // The error as "Type: message" (or just one of them when the other is empty).
 std::string error_summary(const brokerd::TaskError& error);
+
+// "QUEUED", "queued", ... -> the state; nullopt for anything else.
+std::optional<brokerd::TaskState> parse_task_state(const std::string& text);
 
 // Unix ms as "2024-05-01 12:00:00.123 UTC"; "-" for 0 (unset).
 std::string format_timestamp(int64_t unix_ms);

@@ -10,14 +10,20 @@
 // thread-safe; calls from many threads are pipelined on the one connection. Blocking
 // calls return when the reply arrives, the request timeout passes, or the connection
 // is lost. wait() does not poll: the broker pushes the result when it is stored.
+//
+// The operator requests (revoke, purge, the dead-letter set, listings, statistics) are
+// what brokerctl uses; their result types are in admin.h. The event stream is a
+// connection of its own: see events.h.
 #pragma once
 
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "brokerd/admin.h"
 #include "brokerd/status.h"
 #include "brokerd/task.h"
 
@@ -59,6 +65,44 @@ class Client {
 
   // Depths and counters of the named queues (all known queues when empty).
   Result<std::vector<QueueInfo>> queue_stats(const std::vector<std::string>& queues = {});
+
+  // ---- Operator requests ----------------------------------------------------------
+  //
+  // Bulk requests (purge, the _all variants) act on at most `limit` tasks per call, so
+  // each call holds the broker only briefly: repeat them until they report 0. A `limit`
+  // of 0 takes the server's default (1000 for bulk changes, 100 for listings); the
+  // server caps it at 10000.
+
+  // Cancels a task. A waiting task (QUEUED, SCHEDULED, RETRY) becomes REVOKED and is
+  // never delivered; a running one becomes REVOKED, its worker is told and its late
+  // outcome is refused. A finished task is left as it is (its state is returned).
+  // kNotFound for an unknown id.
+  Result<RevokeOutcome> revoke(const std::string& id);
+
+  // Revokes up to `limit` ready (QUEUED) tasks of `queue`; scheduled, retrying and
+  // running tasks are left alone.
+  Result<PurgeOutcome> purge(const std::string& queue, uint32_t limit = 0);
+
+  // The dead-letter set: FAILURE tasks kept until requeued, deleted or expired, oldest
+  // failure first. An empty `queue` lists every queue.
+  Result<std::vector<TaskInfo>> dead_list(const std::string& queue = "", uint32_t limit = 0);
+  // Puts the named dead tasks back in their queues (QUEUED, retries reset).
+  Result<DeadOpOutcome> dead_requeue(const std::vector<std::string>& ids);
+  // Requeues up to `limit` dead tasks of `queue` (every queue when empty).
+  Result<DeadOpOutcome> dead_requeue_all(const std::string& queue = "", uint32_t limit = 0);
+  // Deletes the named dead tasks; their ids become NOT_FOUND.
+  Result<DeadOpOutcome> dead_delete(const std::vector<std::string>& ids);
+  // Deletes up to `limit` dead tasks of `queue` (every queue when empty).
+  Result<DeadOpOutcome> dead_delete_all(const std::string& queue = "", uint32_t limit = 0);
+
+  // Tasks of `queue` ("default" when empty), newest first, only those in `state` if set.
+  Result<TaskListing> list_tasks(const std::string& queue, std::optional<TaskState> state = {},
+                                 uint32_t limit = 0);
+
+  // The connections consuming tasks now.
+  Result<std::vector<WorkerInfo>> workers();
+  // The broker's version, uptime, connections, storage and totals over every queue.
+  Result<ServerStats> server_stats();
 
   // Round trip to the broker.
   Status ping();

@@ -97,15 +97,21 @@ struct EnqueueReceipt {
   bool created = true;                    // false: the id existed, nothing was changed
 };
 
+// One queue's depths (tasks in each state now), lifetime counters and recent rates.
 struct QueueInfo {
   std::string name;
-  uint64_t ready = 0;
-  uint64_t scheduled = 0;
-  uint64_t in_flight = 0;
-  uint64_t retrying = 0;
-  uint32_t consumers = 0;
-  uint64_t succeeded = 0;
-  uint64_t failed = 0;
+  uint64_t ready = 0;        // QUEUED
+  uint64_t scheduled = 0;    // SCHEDULED (countdown/ETA not yet due)
+  uint64_t in_flight = 0;    // STARTED
+  uint64_t retrying = 0;     // RETRY (waiting for the backoff)
+  uint32_t consumers = 0;    // connections consuming the queue now
+  uint64_t succeeded = 0;    // lifetime
+  uint64_t failed = 0;       // lifetime
+  uint64_t dead = 0;         // FAILURE tasks in the dead-letter set now
+  uint64_t revoked = 0;      // lifetime
+  double enqueued_per_s = 0;   // averages over the last 60 seconds
+  double completed_per_s = 0;  // SUCCESS outcomes
+  double failed_per_s = 0;     // FAILURE outcomes (retries are not failures)
 };
 
 }  // namespace brokerd

@@ -12,7 +12,10 @@
 // becomes FAILURE (retried by the broker if the task's retry policy allows) with the
 // exception's message; TaskContext::retry() asks for a retry after a countdown. A task
 // name with no handler fails with error type "NotRegistered". If the connection drops,
-// the broker requeues the worker's tasks and the worker reconnects with backoff.
+// the broker requeues the worker's tasks and the worker reconnects with backoff. When an
+// operator revokes a task this worker holds, a delivery not yet started is dropped, and
+// a running handler sees TaskContext::revoked() (and stop_requested()) turn true; its
+// outcome is not reported.
 #pragma once
 
 #include <chrono>
@@ -53,8 +56,12 @@ class TaskContext {
   virtual uint32_t attempt() const = 0;              // 1 on the first delivery
   virtual uint32_t retries() const = 0;              // retries already made
   virtual uint32_t max_retries() const = 0;
-  // True once the worker is stopping; long handlers may finish early.
+  // True once the worker is stopping or the task was revoked; long handlers should
+  // check it and finish early.
   virtual bool stop_requested() const = 0;
+  // True once an operator revoked the task while it ran. The broker has already marked
+  // it REVOKED: whatever the handler returns or throws from now on is not reported.
+  virtual bool revoked() const { return false; }
 
   // Ends the handler and asks the broker to retry after `countdown` (0: the task's
   // backoff policy). Counts against max_retries; with none left the task is FAILURE.

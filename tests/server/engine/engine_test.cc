@@ -4,103 +4,10 @@
 
 #include <gtest/gtest.h>
 
-#include "storage/rocks_storage.h"
-#include "support/temp_dir.h"
+#include "engine_fixture.h"
 
 namespace brokerd::server {
 namespace {
-
-class RecordingSink : public DeliverySink {
- public:
-  void deliver(v1::Delivery delivery) override { deliveries.push_back(std::move(delivery)); }
-  std::vector<v1::Delivery> deliveries;
-};
-
-class EngineTest : public ::testing::Test {
- protected:
-  void SetUp() override { open(); }
-
-  void open(size_t window = 4096) {
-    RocksStorageOptions options;
-    options.path = dir_.file("db");
-    options.block_cache_bytes = 8 << 20;
-    options.write_buffer_bytes = 4 << 20;
-    auto opened = RocksStorage::open(options);
-    ASSERT_TRUE(opened.ok()) << opened.status().message();
-    storage_ = std::move(opened.value());
-    EngineOptions engine_options;
-    engine_options.ready_window = window;
-    engine_ = std::make_unique<Engine>(*storage_, clock_, engine_options);
-    ASSERT_TRUE(engine_->open().ok());
-  }
-
-  // Simulates a crash: no consumer is told anything, memory is simply dropped.
-  void restart(size_t window = 4096) {
-    engine_.reset();
-    storage_.reset();
-    open(window);
-  }
-
-  std::string enqueue(const std::string& name, std::function<void(v1::TaskSpec&)> adjust = {}) {
-    v1::TaskSpec spec;
-    spec.set_name(name);
-    if (adjust) adjust(spec);
-    uint64_t ticket = 0;
-    auto outcome = engine_->enqueue(spec, ticket);
-    EXPECT_TRUE(outcome.ok()) << outcome.status().message();
-    EXPECT_GT(ticket, 0u);
-    EXPECT_TRUE(engine_->flush().ok());  // as a session does after each read
-    EXPECT_GE(storage_->last_written_seq(), ticket);
-    return outcome.ok() ? outcome->id : "";
-  }
-
-  std::pair<ConsumerId, std::shared_ptr<RecordingSink>> consumer(uint32_t prefetch,
-                                                                 std::vector<std::string> queues = {},
-                                                                 int64_t lease_ms = 0) {
-    auto sink = std::make_shared<RecordingSink>();
-    ConsumerId id = engine_->register_consumer(sink, "worker-" + std::to_string(++consumers_));
-    EXPECT_TRUE(engine_->consume(id, queues, prefetch, lease_ms).ok());
-    return {id, sink};
-  }
-
-  v1::TaskRecord task(const std::string& id) {
-    uint64_t ticket = 0;
-    auto record = engine_->get_task(id, ticket);
-    EXPECT_TRUE(record.ok()) << record.status().message();
-    return record.ok() ? record.value() : v1::TaskRecord();
-  }
-
-  Result<v1::TaskState> succeed(ConsumerId consumer, const v1::Delivery& delivery, const std::string& result) {
-    v1::Complete complete;
-    complete.set_task_id(delivery.task_id());
-    complete.set_lease_id(delivery.lease_id());
-    complete.mutable_success()->set_result_json(result);
-    uint64_t ticket = 0;
-    auto state = engine_->complete(consumer, complete, ticket);
-    EXPECT_TRUE(engine_->flush().ok());
-    return state;
-  }
-
-  Result<v1::TaskState> fail(ConsumerId consumer, const v1::Delivery& delivery, const std::string& message) {
-    v1::Complete complete;
-    complete.set_task_id(delivery.task_id());
-    complete.set_lease_id(delivery.lease_id());
-    complete.mutable_failure()->mutable_error()->set_type("ValueError");
-    complete.mutable_failure()->mutable_error()->set_message(message);
-    uint64_t ticket = 0;
-    auto state = engine_->complete(consumer, complete, ticket);
-    EXPECT_TRUE(engine_->flush().ok());
-    return state;
-  }
-
-  v1::QueueStats stats(const std::string& queue = "default") { return engine_->queue_stats({queue}).at(0); }
-
-  testing::TempDir dir_;
-  ManualClock clock_;
-  std::unique_ptr<RocksStorage> storage_;
-  std::unique_ptr<Engine> engine_;
-  int consumers_ = 0;
-};
 
 TEST_F(EngineTest, EnqueuedTaskIsQueuedAndReadable) {
   const std::string id = enqueue("tasks.add", [](v1::TaskSpec& s) { s.set_args_json("[2, 3]"); });
@@ -501,7 +408,7 @@ TEST_F(EngineTest, ConsumersOfSeveralQueuesReceiveFromEach) {
 
 TEST_F(EngineTest, ConsumeValidatesQueuesAndLease) {
   auto sink = std::make_shared<RecordingSink>();
-  ConsumerId id = engine_->register_consumer(sink, "w");
+  ConsumerId id = engine_->register_consumer(sink, ConsumerIdentity{"w", "", 0, ""});
   EXPECT_EQ(engine_->consume(id, {"bad queue"}, 1, 0).status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(engine_->consume(id, {}, 1, 10).status().code(), StatusCode::kInvalidArgument);
   auto lease = engine_->consume(id, {}, 1, 0);
