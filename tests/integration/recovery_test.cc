@@ -89,6 +89,42 @@ TEST_F(RecoveryTest, ConfirmedWorkSurvivesKillNine) {
   for (const auto& [id, result] : completed) EXPECT_FALSE(delivered.count(id));
 }
 
+TEST_F(RecoveryTest, SigtermDrainsAndKeepsEveryConfirmedTask) {
+  auto producer = raw("producer");
+  std::string burst;
+  for (uint64_t id = 1; id <= 200; ++id) {
+    v1::Envelope request = enqueue_request("t", "[" + std::to_string(id) + "]");
+    request.set_id(id);
+    wire::append_frame(request, burst);
+  }
+  producer->send_bytes(burst);
+  std::vector<std::string> confirmed;
+  while (confirmed.size() < 200) {
+    auto reply = producer->receive();
+    ASSERT_TRUE(reply && reply->has_enqueue_ok());
+    confirmed.push_back(reply->enqueue_ok().id());
+  }
+  auto worker = raw("worker");
+  ASSERT_TRUE(worker->call(1, consume_request(5)));  // five tasks out on lease at the stop
+  EXPECT_EQ(broker_->stop(), 0);                      // SIGTERM: a clean exit, in bounded time
+  broker_->start();
+  auto reader = raw("reader");
+  uint64_t request_id = 1;
+  for (const std::string& id : confirmed) {
+    v1::Envelope get;
+    get.mutable_get_task()->set_id(id);
+    auto reply = reader->call(request_id++, get);
+    ASSERT_TRUE(reply && reply->has_task_info()) << id;
+    EXPECT_EQ(reply->task_info().task().state(), v1::QUEUED) << id;
+  }
+  v1::Envelope stats;
+  stats.mutable_get_queue_stats()->add_queues("default");
+  auto reply = reader->call(request_id, stats);
+  ASSERT_TRUE(reply && reply->has_queue_stats());
+  EXPECT_EQ(reply->queue_stats().queues(0).ready(), 200u);
+  EXPECT_EQ(reply->queue_stats().queues(0).in_flight(), 0u);
+}
+
 TEST_F(RecoveryTest, QueueCountersAreRestored) {
   auto producer = raw();
   for (uint64_t id = 1; id <= 10; ++id) ASSERT_TRUE(producer->call(id, enqueue_request("t")));
