@@ -13,6 +13,7 @@
 #include <asio.hpp>
 #include <spdlog/spdlog.h>
 
+#include "auth/token_store.h"
 #include "commit/committer.h"
 #include "config/settings.h"
 #include "engine/engine.h"
@@ -23,6 +24,7 @@
 #include "logging/logging.h"
 #include "logging/shutdown_watchdog.h"
 #include "net/broker_server.h"
+#include "net/tls_context.h"
 #include "service/sd_notify.h"
 #include "storage/rocks_storage.h"
 
@@ -34,6 +36,20 @@ int fail(const std::string& message) {
   spdlog::critical("{}", message);
   return 1;
 }
+
+// A token file others can read gives their holders away; say so, but do not refuse (a
+// container may mount it with loose modes).
+void warn_if_readable_by_others(const std::string& path) {
+  std::error_code error;
+  const auto mode = std::filesystem::status(path, error).permissions();
+  if (error) return;
+  using std::filesystem::perms;
+  if ((mode & (perms::group_read | perms::others_read)) != perms::none) {
+    spdlog::warn("auth_tokens_file {} is readable by group or others; chmod 600 it", path);
+  }
+}
+
+int serve(const Settings& settings, ShutdownWatchdog& shutdown_watchdog);
 
 }  // namespace
 
@@ -66,6 +82,15 @@ int main(int argc, char** argv) {
     fprintf(stderr, "brokerd: %s\n", s.message().c_str());
     return 1;
   }
+  const int status = serve(settings, shutdown_watchdog);
+  // After serve() has destroyed the storage, so that this is the last line of the log.
+  if (status == 0) spdlog::info("brokerd stopped");
+  return status;
+}
+
+namespace {
+
+int serve(const Settings& settings, ShutdownWatchdog& shutdown_watchdog) {
   SyncPolicy policy = SyncPolicy::kAlways;
   parse_sync_policy(settings.sync, policy);
 
@@ -87,6 +112,7 @@ int main(int argc, char** argv) {
   engine_options.limits.default_result_ttl_ms = settings.result_ttl_s * 1000;
   engine_options.default_lease_ms = settings.lease_ms;
   engine_options.ready_window = static_cast<size_t>(settings.queue_window);
+  engine_options.max_queue_length = static_cast<uint64_t>(settings.max_queue_length);
   Engine engine(*storage.value(), clock, engine_options);
   if (Status s = engine.open(); !s.ok()) return fail("recovery failed: " + s.message());
 
@@ -107,11 +133,32 @@ int main(int argc, char** argv) {
     stats.set_disk_bytes(storage.value()->disk_bytes());
     stats.set_rss_bytes(resident_bytes());
   };
+  router_options.idle_timeout_ms = settings.idle_timeout_s * 1000;
+  if (!settings.auth_tokens_file.empty()) {
+    Result<TokenStore> tokens = TokenStore::load_file(settings.auth_tokens_file);
+    if (!tokens.ok()) return fail(tokens.status().message());
+    warn_if_readable_by_others(settings.auth_tokens_file);
+    router_options.tokens = std::move(tokens.value());
+    spdlog::info("authentication on: {} tokens from {}", router_options.tokens.size(), settings.auth_tokens_file);
+  }
+  const bool authenticated = !router_options.tokens.empty();
   RequestRouter router(engine, router_options);
   SessionLimits limits;
   limits.max_frame_bytes = static_cast<uint32_t>(settings.max_frame_bytes);
   limits.event_buffer = static_cast<size_t>(settings.event_buffer);
+  limits.max_outbound_bytes = static_cast<size_t>(settings.max_outbound_mb) << 20;
+  limits.handshake_timeout_ms = settings.handshake_timeout_ms;
+  limits.idle_timeout_ms = settings.idle_timeout_s * 1000;
+  limits.write_stall_timeout_ms = settings.write_stall_timeout_s * 1000;
   SessionContext context{engine, committer, router, limits, open_connections};
+  context.max_connections = static_cast<uint32_t>(settings.max_connections);
+  std::unique_ptr<asio::ssl::context> tls;
+  if (!settings.tls_cert_file.empty()) {
+    auto made = make_server_tls_context({settings.tls_cert_file, settings.tls_key_file, settings.tls_client_ca_file});
+    if (!made.ok()) return fail(made.status().message());
+    tls = std::move(made.value());
+    context.tls = tls.get();
+  }
 
   asio::io_context io;
   // Signals are caught from here on (before the port file tells anyone we are up). One set
@@ -167,8 +214,19 @@ int main(int argc, char** argv) {
       if (fs_error) return fail("cannot write " + http_port_file + ": " + fs_error.message());
     }
   }
-  spdlog::info("brokerd {} listening on {}:{} data_dir={} sync={}", BROKERD_VERSION,
-               endpoint.address().to_string(), endpoint.port(), settings.data_dir, settings.sync);
+  spdlog::info("brokerd {} listening on {}:{} ({}) data_dir={} sync={}", BROKERD_VERSION,
+               endpoint.address().to_string(), endpoint.port(), tls ? "TLS" : "plain TCP", settings.data_dir,
+               settings.sync);
+  if (!endpoint.address().is_loopback() && !authenticated) {
+    spdlog::warn("listening on {}, which is not a loopback address, WITHOUT authentication: anyone who can reach "
+                 "this port can enqueue, read results and purge queues. Set auth_tokens_file (docs/security.md).",
+                 endpoint.address().to_string());
+  }
+  if (!endpoint.address().is_loopback() && !tls) {
+    spdlog::warn("listening on {} without TLS: tokens and task data cross the network in clear text "
+                 "(set tls_cert_file and tls_key_file)",
+                 endpoint.address().to_string());
+  }
   spdlog::debug("effective settings:\n{}", describe_settings(settings));
 
   auto work = asio::make_work_guard(io);
@@ -200,6 +258,7 @@ int main(int argc, char** argv) {
   if (Status s = engine.flush(); !s.ok()) spdlog::error("final write failed: {}", s.message());
   committer.stop();
   committer.log_stats_since_last_call();
-  spdlog::info("brokerd stopped");
   return 0;
 }
+
+}  // namespace

@@ -245,11 +245,7 @@ class Client::Impl {
 };
 
 Result<std::unique_ptr<Client>> Client::connect(const ClientOptions& options) {
-  internal::ConnectionOptions connection_options;
-  connection_options.server = options.server;
-  connection_options.client_name = options.client_name;
-  connection_options.connect_timeout = options.connect_timeout;
-  connection_options.request_timeout = options.request_timeout;
+  const internal::ConnectionOptions connection_options = internal::connection_options_for(options);
   Result<std::unique_ptr<Connection>> connection = Connection::open(connection_options);
   if (!connection.ok()) return connection.status();
   auto impl = std::make_unique<Impl>(std::move(connection).value());

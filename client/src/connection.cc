@@ -41,20 +41,71 @@ std::string local_hostname() {
   return name;
 }
 
+// TLS 1.2 or newer, the server's certificate always verified (against `ca_file`, or the
+// system's CAs), and this client's certificate when one is configured.
+Result<std::unique_ptr<asio::ssl::context>> make_tls_context(const TlsOptions& tls) {
+  auto context = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
+  asio::error_code error;
+  context->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                           asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                           asio::ssl::context::no_tlsv1_1,
+                       error);
+  if (tls.ca_file.empty()) {
+    context->set_default_verify_paths(error);
+  } else {
+    context->load_verify_file(tls.ca_file, error);
+  }
+  if (error) {
+    return Status(ErrorCode::kInvalidArgument,
+                  "cannot load TLS CA " + (tls.ca_file.empty() ? std::string("(system)") : tls.ca_file) + ": " +
+                      error.message());
+  }
+  context->set_verify_mode(asio::ssl::verify_peer, error);
+  if (!tls.cert_file.empty()) {
+    context->use_certificate_chain_file(tls.cert_file, error);
+    if (!error) context->use_private_key_file(tls.key_file.empty() ? tls.cert_file : tls.key_file,
+                                              asio::ssl::context::pem, error);
+    if (error) {
+      return Status(ErrorCode::kInvalidArgument,
+                    "cannot load TLS client certificate " + tls.cert_file + ": " + error.message());
+    }
+  }
+  return context;
+}
+
 }  // namespace
 
-Connection::Connection(const ConnectionOptions& options, Handlers handlers)
+ConnectionOptions connection_options_for(const ClientOptions& options) {
+  ConnectionOptions connection;
+  connection.server = options.server;
+  connection.client_name = options.client_name;
+  connection.connect_timeout = options.connect_timeout;
+  connection.request_timeout = options.request_timeout;
+  connection.security = options.security;
+  return connection;
+}
+
+Connection::Connection(const ConnectionOptions& options, Handlers handlers,
+                       std::unique_ptr<asio::ssl::context> tls_context)
     : options_(options),
       handlers_(std::move(handlers)),
       work_(asio::make_work_guard(io_)),
       resolver_(io_),
-      socket_(io_),
+      tls_context_(std::move(tls_context)),
+      transport_(io_, tls_context_.get()),
       sweep_timer_(io_),
+      keepalive_timer_(io_),
       decoder_(kMaxInboundFrameBytes) {}
 
 Result<std::unique_ptr<Connection>> Connection::open(const ConnectionOptions& options,
                                                      Handlers handlers) {
-  std::unique_ptr<Connection> conn(new Connection(options, std::move(handlers)));
+  std::unique_ptr<asio::ssl::context> tls_context;
+  if (options.security.tls.enabled) {
+    Result<std::unique_ptr<asio::ssl::context>> made = make_tls_context(options.security.tls);
+    if (!made.ok()) return made.status();
+    tls_context = std::move(made).value();
+  }
+  std::unique_ptr<Connection> conn(new Connection(options, std::move(handlers), std::move(tls_context)));
   conn->io_thread_ = std::thread([io = &conn->io_] { io->run(); });
   conn->io_thread_id_ = conn->io_thread_.get_id();
   // On failure `conn` is destroyed here, which closes it and joins the thread.
@@ -92,18 +143,17 @@ Status Connection::connect_socket() {
       // Cancelled, or expired just as the connect finished: leave the socket alone.
       if (ec || attempt->finished) return;
       resolver_.cancel();
-      asio::error_code ignored;
-      socket_.close(ignored);
+      transport_.close();
       finish(Status(ErrorCode::kUnavailable, "timed out connecting to " + where));
     });
-    resolver_.async_resolve(host, port, [this, finish, where](
+    resolver_.async_resolve(host, port, [this, finish, where, host](
                                             const asio::error_code& ec,
                                             asio::ip::tcp::resolver::results_type results) {
       if (ec) {
         finish(Status(ErrorCode::kUnavailable, "cannot resolve " + where + ": " + ec.message()));
         return;
       }
-      asio::async_connect(socket_, results, [this, finish, where](
+      asio::async_connect(transport_.socket(), results, [this, finish, where, host](
                                                 const asio::error_code& ec,
                                                 const asio::ip::tcp::endpoint&) {
         if (ec) {
@@ -111,10 +161,13 @@ Status Connection::connect_socket() {
           return;
         }
         asio::error_code ignored;
-        socket_.set_option(asio::ip::tcp::no_delay(true), ignored);  // small request frames
-        connected_ = true;
-        start_read();
-        finish(Status::Ok());
+        transport_.socket().set_option(asio::ip::tcp::no_delay(true), ignored);  // small request frames
+        secure([this, finish](Status status) {
+          if (!status.ok()) return finish(std::move(status));
+          connected_ = true;
+          start_read();
+          finish(Status::Ok());
+        }, host);
       });
     });
   });
@@ -125,6 +178,22 @@ Status Connection::connect_socket() {
   return outcome.get();
 }
 
+void Connection::secure(std::function<void(Status)> done, const std::string& host) {
+  wire::Transport::TlsStream* tls = transport_.tls();
+  if (tls != nullptr) {
+    const std::string& name = options_.security.tls.server_name.empty() ? host : options_.security.tls.server_name;
+    // SNI for servers behind a TLS proxy; the check that the certificate names `name`.
+    SSL_set_tlsext_host_name(tls->native_handle(), name.c_str());
+    tls->set_verify_callback(asio::ssl::host_name_verification(name));
+  }
+  transport_.async_handshake(asio::ssl::stream_base::client, [this, done = std::move(done)](const asio::error_code& ec) {
+    if (ec) {
+      return done(Status(ErrorCode::kUnavailable, "TLS handshake with " + options_.server + " failed: " + ec.message()));
+    }
+    done(Status::Ok());
+  });
+}
+
 Status Connection::handshake() {
   v1::Envelope request;
   v1::Hello* hello = request.mutable_hello();
@@ -132,6 +201,7 @@ Status Connection::handshake() {
   hello->set_client_name(options_.client_name);
   hello->set_hostname(local_hostname());
   hello->set_pid(static_cast<uint32_t>(getpid()));
+  hello->set_auth_token(options_.security.token);
   Result<v1::Envelope> reply = expect_body(call(std::move(request), options_.connect_timeout),
                                            v1::Envelope::kHelloOk, "Hello");
   if (!reply.ok()) return reply.status();
@@ -141,6 +211,11 @@ Status Connection::handshake() {
                   "server speaks protocol version " + std::to_string(hello_.protocol_version()));
   }
   if (hello_.max_frame_bytes() > 0) server_max_frame_bytes_ = hello_.max_frame_bytes();
+  if (hello_.idle_timeout_ms() > 0) {
+    keepalive_interval_ = std::chrono::milliseconds(std::max<int64_t>(hello_.idle_timeout_ms() / 3, 1));
+    std::lock_guard<std::mutex> lock(lifecycle_mu_);
+    if (!closing_) asio::post(io_, [this] { schedule_keepalive(); });
+  }
   return Status::Ok();
 }
 
@@ -230,7 +305,8 @@ void Connection::start_write() {
   writing_.swap(outbox_);
   outbox_.clear();
   write_in_flight_ = true;
-  asio::async_write(socket_, asio::buffer(writing_),
+  last_write_at_ = Clock::now();
+  transport_.async_write(asio::buffer(writing_),
                     [this](const asio::error_code& ec, size_t /*bytes*/) {
                       write_in_flight_ = false;
                       if (ec) {
@@ -246,7 +322,7 @@ void Connection::start_write() {
 }
 
 void Connection::start_read() {
-  socket_.async_read_some(asio::buffer(read_buffer_), [this](const asio::error_code& ec,
+  transport_.async_read_some(asio::buffer(read_buffer_), [this](const asio::error_code& ec,
                                                              size_t bytes) {
     if (ec) {
       const std::string why = ec == asio::error::eof ? "closed by the server" : ec.message();
@@ -349,6 +425,22 @@ void Connection::schedule_sweep() {
   });
 }
 
+void Connection::schedule_keepalive() {
+  if (ended_ || keepalive_interval_.count() == 0) return;
+  keepalive_timer_.expires_at(std::max(last_write_at_ + keepalive_interval_, Clock::now()));
+  keepalive_timer_.async_wait([this](const asio::error_code& ec) {
+    if (ec || ended_) return;
+    if (Clock::now() - last_write_at_ >= keepalive_interval_) {
+      v1::Envelope ping;
+      ping.set_id(next_request_id_++);
+      ping.mutable_ping();
+      // The reply only proves liveness; a lost connection is noticed by the read side.
+      add_request(ping.id(), wire::encode_frame(ping), options_.request_timeout, [](Result<v1::Envelope>) {});
+    }
+    schedule_keepalive();
+  });
+}
+
 void Connection::expire_requests() {
   const Clock::time_point now = Clock::now();
   while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
@@ -376,11 +468,10 @@ void Connection::end_connection(const Status& status, bool notify_loss) {
   if (ended_) return;
   ended_ = true;
   connected_ = false;
-  asio::error_code ignored;
   resolver_.cancel();
-  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-  socket_.close(ignored);
+  transport_.close();
   sweep_timer_.cancel();
+  keepalive_timer_.cancel();
   outbox_.clear();
   fail_all_pending(status);
   if (notify_loss && handlers_.on_loss) handlers_.on_loss(status);

@@ -37,8 +37,11 @@
 #include <asio.hpp>
 
 #include "broker.pb.h"
+#include "brokerd/client.h"
+#include "brokerd/security.h"
 #include "brokerd/status.h"
 #include "frame_codec.h"
+#include "stream_transport.h"
 
 namespace brokerd::internal {
 
@@ -47,7 +50,11 @@ struct ConnectionOptions {
   std::string client_name;  // sent in Hello
   std::chrono::milliseconds connect_timeout{5000};  // TCP connect plus handshake
   std::chrono::milliseconds request_timeout{30000};  // default deadline of one request
+  SecurityOptions security;  // token sent in Hello; TLS settings
 };
+
+// The connection a Client or EventStream with these options makes.
+ConnectionOptions connection_options_for(const ClientOptions& options);
 
 class Connection {
  public:
@@ -113,10 +120,13 @@ class Connection {
     std::chrono::milliseconds timeout;
   };
 
-  Connection(const ConnectionOptions& options, Handlers handlers);
+  Connection(const ConnectionOptions& options, Handlers handlers,
+             std::unique_ptr<asio::ssl::context> tls_context);
 
-  Status connect_socket();  // caller thread: resolve + connect, waits for the I/O thread
+  Status connect_socket();  // caller thread: resolve + connect (+ TLS), waits for the I/O thread
   Status handshake();       // caller thread: Hello -> HelloOk
+  // I/O thread, once connected: the TLS handshake (verifying the server) or nothing.
+  void secure(std::function<void(Status)> done, const std::string& host);
 
   // I/O thread only.
   void add_request(uint64_t id, std::string frame, std::chrono::milliseconds timeout,
@@ -126,6 +136,9 @@ class Connection {
   void dispatch(v1::Envelope envelope);
   void dispatch_push(v1::Envelope envelope);
   void schedule_sweep();
+  // Pings when nothing was sent for a third of the server's idle timeout (HelloOk), so
+  // that a quiet consumer or waiter is not closed as idle.
+  void schedule_keepalive();
   void expire_requests();
   void fail_all_pending(const Status& status);
   void end_connection(const Status& status, bool notify_loss);
@@ -136,8 +149,11 @@ class Connection {
   asio::io_context io_;
   asio::executor_work_guard<asio::io_context::executor_type> work_;
   asio::ip::tcp::resolver resolver_;
-  asio::ip::tcp::socket socket_;
+  std::unique_ptr<asio::ssl::context> tls_context_;  // null: plain TCP
+  wire::Transport transport_;
   asio::steady_timer sweep_timer_;
+  asio::steady_timer keepalive_timer_;
+  std::chrono::milliseconds keepalive_interval_{0};  // 0: the server has no idle timeout
   std::thread io_thread_;
   std::thread::id io_thread_id_;  // written before any work is posted; read-only after
 
@@ -162,6 +178,7 @@ class Connection {
   std::string writing_;  // the bytes of the write in flight
   bool write_in_flight_ = false;
   bool sweep_armed_ = false;  // sweep_timer_ has a wait outstanding
+  Clock::time_point last_write_at_{};
   std::unordered_map<uint64_t, PendingRequest> pending_;
   std::set<std::pair<Clock::time_point, uint64_t>> deadlines_;  // (deadline, request id)
 };

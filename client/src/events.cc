@@ -50,11 +50,7 @@ class EventStream::Impl {
 
   // Opens the connection with handlers that feed this Impl, then subscribes.
   Status open(const ClientOptions& options, const std::vector<std::string>& queues) {
-    internal::ConnectionOptions connection_options;
-    connection_options.server = options.server;
-    connection_options.client_name = options.client_name;
-    connection_options.connect_timeout = options.connect_timeout;
-    connection_options.request_timeout = options.request_timeout;
+    const internal::ConnectionOptions connection_options = internal::connection_options_for(options);
     Connection::Handlers handlers;
     handlers.on_push = [this](v1::Envelope push) { on_push(std::move(push)); };
     handlers.on_loss = [this](const Status& status) { on_loss(status); };

@@ -29,6 +29,7 @@ Worker::Impl::Impl(WorkerOptions options)
       lease_(options_.lease) {
   connection_options_.server = options_.server;
   connection_options_.client_name = options_.name;
+  connection_options_.security = options_.security;
 }
 
 Worker::Impl::~Impl() { stop(); }

@@ -35,19 +35,29 @@ void Committer::stop() {
   if (thread_.joinable()) thread_.join();
   // Whatever is still waiting is released by one last sync.
   const uint64_t target = storage_.last_written_seq();
-  const bool ok = storage_.sync().ok();
-  std::deque<std::pair<uint64_t, Continuation>> rest;
+  const Status synced = storage_.sync();
+  std::deque<std::pair<uint64_t, StatusContinuation>> rest;
   {
     std::lock_guard lock(mutex_);
     durable_seq_ = target;
     rest.swap(waiting_);
   }
-  for (auto& [ticket, done] : rest) done(ok);
+  for (auto& [ticket, done] : rest) done(outcome(ticket, synced));
+}
+
+Status Committer::outcome(uint64_t ticket, const Status& synced) const {
+  if (!synced.ok()) return synced;
+  // A failed write applied nothing: a sync after it does not make it durable.
+  return storage_.failed_write(ticket);
 }
 
 void Committer::after_durable(uint64_t ticket, Continuation done) {
+  when_durable(ticket, [done = std::move(done)](const Status& status) { done(status.ok()); });
+}
+
+void Committer::when_durable(uint64_t ticket, StatusContinuation done) {
   if (policy_ != SyncPolicy::kAlways) {
-    done(true);
+    done(outcome(ticket, Status::Ok()));
     return;
   }
   {
@@ -60,11 +70,11 @@ void Committer::after_durable(uint64_t ticket, Continuation done) {
       return;
     }
   }
-  done(true);
+  done(outcome(ticket, Status::Ok()));
 }
 
 void Committer::run_always() {
-  std::vector<Continuation> released;
+  std::vector<std::pair<uint64_t, StatusContinuation>> released;
   while (true) {
     {
       std::unique_lock lock(mutex_);
@@ -82,7 +92,7 @@ void Committer::run_always() {
       std::lock_guard lock(mutex_);
       if (s.ok()) durable_seq_ = target;
       while (!waiting_.empty() && waiting_.front().first <= target) {
-        released.push_back(std::move(waiting_.front().second));
+        released.push_back(std::move(waiting_.front()));
         waiting_.pop_front();
       }
       stats_.syncs++;
@@ -93,7 +103,7 @@ void Committer::run_always() {
     fsync_seconds_.observe(static_cast<double>(micros) / 1e6);
     if (!released.empty()) group_size_.observe(static_cast<double>(released.size()));
     const bool none_released = released.empty();
-    for (Continuation& done : released) done(s.ok());
+    for (auto& [ticket, done] : released) done(outcome(ticket, s));
     released.clear();
     if (none_released) {
       // Everything waiting has a ticket not written yet (its writer is about to flush):

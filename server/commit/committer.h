@@ -53,6 +53,10 @@ class Committer {
  public:
   // `ok` is false when the sync failed: the write may not be durable, so do not confirm.
   using Continuation = std::function<void(bool ok)>;
+  // The same with the reason: OK, or why the write is not durable. Typed like storage
+  // errors (no space: ResourceExhausted, "disk full ..."; otherwise Internal), so the
+  // client can be told which.
+  using StatusContinuation = std::function<void(const Status& status)>;
 
   Committer(Storage& storage, SyncPolicy policy, int64_t interval_ms);
   ~Committer();
@@ -61,8 +65,10 @@ class Committer {
   // Syncs once more, releases every waiting continuation and joins the thread.
   void stop();
 
-  // Runs `done` once every write up to `ticket` is durable (at once for ticket 0).
+  // Runs `done` once every write up to `ticket` is durable (at once for ticket 0). A
+  // ticket whose write failed (Storage::failed_write) is never confirmed.
   void after_durable(uint64_t ticket, Continuation done);
+  void when_durable(uint64_t ticket, StatusContinuation done);
 
   // One log line with the syncs, group sizes and fsync latency since the previous call
   // (nothing when there were none).
@@ -73,6 +79,8 @@ class Committer {
  private:
   void run_always();
   void run_interval();
+  // What a continuation for `ticket` is told after a sync that ended with `synced`.
+  Status outcome(uint64_t ticket, const Status& synced) const;
 
   Storage& storage_;
   const SyncPolicy policy_;
@@ -81,7 +89,7 @@ class Committer {
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   // GUARDED_BY(mutex_): continuations in ticket order (tickets only grow).
-  std::deque<std::pair<uint64_t, Continuation>> waiting_;
+  std::deque<std::pair<uint64_t, StatusContinuation>> waiting_;
   uint64_t durable_seq_ = 0;  // GUARDED_BY(mutex_)
   bool stopping_ = false;     // GUARDED_BY(mutex_)
   CommitterStats stats_;      // GUARDED_BY(mutex_)

@@ -53,6 +53,34 @@ const std::vector<SettingDecl>& setting_table() {
       {"shutdown_timeout_s",
        "after SIGTERM/SIGINT, exit with status 1 if closing connections and syncing takes longer than this",
        &Settings::shutdown_timeout_s, 1, 3600},
+      {"auth_tokens_file",
+       "file of access tokens, one 'ROLE TOKEN [NAME]' per line (ROLE: producer, worker or admin); when set, "
+       "every connection must authenticate in its hello. Empty = no authentication (every client is admin)",
+       &Settings::auth_tokens_file},
+      {"tls_cert_file", "PEM certificate chain of the broker port; with tls_key_file, clients must use TLS",
+       &Settings::tls_cert_file},
+      {"tls_key_file", "PEM private key of tls_cert_file", &Settings::tls_key_file},
+      {"tls_client_ca_file",
+       "PEM CA bundle: when set (with TLS), every client must present a certificate it signed",
+       &Settings::tls_client_ca_file},
+      {"max_connections", "open client connections; a connection beyond it gets RESOURCE_EXHAUSTED and is closed",
+       &Settings::max_connections, 1, 1'000'000},
+      {"max_queue_length",
+       "unfinished tasks (queued, scheduled, running) one queue may hold; an enqueue beyond it gets "
+       "RESOURCE_EXHAUSTED",
+       &Settings::max_queue_length, 1, 1LL << 40},
+      {"handshake_timeout_ms", "a connection that has not completed TLS and hello within this is closed",
+       &Settings::handshake_timeout_ms, 100, 600'000},
+      {"idle_timeout_s",
+       "a connection that completes no frame for this long is closed (clients ping at a third of it; "
+       "0 = never)",
+       &Settings::idle_timeout_s, 0, 86'400},
+      {"max_outbound_mb",
+       "bytes waiting to be written to one connection; past it the connection (a peer that does not read) is "
+       "dropped",
+       &Settings::max_outbound_mb, 1, 4096},
+      {"write_stall_timeout_s", "a connection whose pending write makes no progress for this long is dropped",
+       &Settings::write_stall_timeout_s, 1, 3600},
   };
   return table;
 }
@@ -153,6 +181,15 @@ Status validate_settings(const Settings& settings) {
   }
   if (settings.data_dir.empty()) return Status::InvalidArgument("data_dir must not be empty");
   if (settings.listen.empty()) return Status::InvalidArgument("listen must not be empty");
+  if (settings.tls_cert_file.empty() != settings.tls_key_file.empty()) {
+    return Status::InvalidArgument("tls_cert_file and tls_key_file must be set together");
+  }
+  if (!settings.tls_client_ca_file.empty() && settings.tls_cert_file.empty()) {
+    return Status::InvalidArgument("tls_client_ca_file needs tls_cert_file and tls_key_file (TLS on)");
+  }
+  if (settings.max_frame_bytes < settings.max_payload_bytes) {
+    return Status::InvalidArgument("max_frame_bytes must be at least max_payload_bytes");
+  }
   return Status::Ok();
 }
 

@@ -54,6 +54,18 @@ struct Settings {
   int64_t event_buffer = 10'000;
   int64_t stats_log_interval_s = 60;
   int64_t shutdown_timeout_s = 10;
+  // Security (docs/security.md).
+  std::string auth_tokens_file;  // "ROLE TOKEN [NAME]" lines; empty = no authentication
+  std::string tls_cert_file;     // PEM certificate chain; set together with tls_key_file = TLS on
+  std::string tls_key_file;
+  std::string tls_client_ca_file;  // when set, clients must present a certificate signed by it
+  // Limits (docs/reliability.md).
+  int64_t max_connections = 4096;
+  int64_t max_queue_length = 50'000'000;
+  int64_t handshake_timeout_ms = 10'000;
+  int64_t idle_timeout_s = 300;
+  int64_t max_outbound_mb = 64;
+  int64_t write_stall_timeout_s = 60;
 };
 
 struct SettingDecl {

@@ -33,8 +33,9 @@ Result<EnqueueOutcome> Engine::enqueue_locked(const v1::TaskSpec& spec) {
     if (existing.ok()) return EnqueueOutcome{task.id(), existing->state(), false};
     if (!existing.status().is_not_found()) return existing.status();
   }
-  task.set_arrival_seq(take_seq());
+  if (Status s = check_queue_room(task.queue(), 1); !s.ok()) return s;
   QueueState& queue = queue_state(task.queue());
+  task.set_arrival_seq(take_seq());
   queue.enqueued.add(now);
   ++totals_.enqueued_total;
   if (task.due_ms() > 0) {
@@ -46,6 +47,18 @@ Result<EnqueueOutcome> Engine::enqueue_locked(const v1::TaskSpec& spec) {
     dispatch_queue(queue);
   }
   return EnqueueOutcome{task.id(), task.state(), true};
+}
+
+Status Engine::check_queue_room(const std::string& queue, uint64_t adding) const {
+  uint64_t unfinished = 0;
+  if (auto it = queues_.find(queue); it != queues_.end()) {
+    const v1::QueueCounters& c = it->second->counters;
+    unfinished = c.ready() + c.scheduled() + c.in_flight() + c.retrying();
+  }
+  if (unfinished + adding <= options_.max_queue_length) return Status::Ok();
+  return Status::ResourceExhausted("queue '" + queue + "' holds " + std::to_string(unfinished) +
+                                   " unfinished tasks and its max_queue_length is " +
+                                   std::to_string(options_.max_queue_length) + "; retry later");
 }
 
 Result<EnqueueOutcome> Engine::enqueue(const v1::TaskSpec& spec, uint64_t& ticket) {
@@ -62,11 +75,18 @@ Result<std::vector<EnqueueOutcome>> Engine::enqueue_batch(const std::vector<cons
   if (Status s = check_writable(); !s.ok()) return s;
   // Validate everything first so a bad task leaves the whole batch unapplied.
   const int64_t now = clock_.now_ms();
+  std::unordered_map<std::string, uint64_t> adding;  // queue -> tasks of this batch
   for (size_t i = 0; i < specs.size(); ++i) {
     Result<v1::TaskRecord> built = build_record(*specs[i], options_.limits, now);
     if (!built.ok()) {
       return Status::InvalidArgument("tasks[" + std::to_string(i) + "]: " + built.status().message());
     }
+    ++adding[built->queue()];
+  }
+  // Also before applying anything: a full queue refuses the whole batch. Tasks that
+  // turn out to exist already are counted too, which errs on the side of refusing.
+  for (const auto& [name, count] : adding) {
+    if (Status s = check_queue_room(name, count); !s.ok()) return s;
   }
   std::vector<EnqueueOutcome> outcomes;
   outcomes.reserve(specs.size());
@@ -74,8 +94,8 @@ Result<std::vector<EnqueueOutcome>> Engine::enqueue_batch(const std::vector<cons
     Result<EnqueueOutcome> outcome = enqueue_locked(*spec);
     if (!outcome.ok()) {
       // Only a storage read can fail after validation, and memory already holds the
-      // earlier tasks of this batch: refuse writes until a restart recovers from disk.
-      failed_ = true;
+      // earlier tasks of this batch: refuse writes until memory is rebuilt from disk.
+      enter_degraded(outcome.status());
       return outcome.status();
     }
     outcomes.push_back(std::move(outcome.value()));
@@ -144,7 +164,7 @@ Result<v1::TaskState> Engine::complete(ConsumerId consumer, const v1::Complete& 
       task.set_retries(task.retries() + 1);
       int64_t delay = asked ? request.retry().countdown_ms() : 0;
       if (delay <= 0) delay = retry_delay_ms(task.retry(), task.retries(), random_);
-      make_delayed(task, v1::RETRY, now + delay);
+      make_delayed(task, v1::RETRY, saturating_add(now, delay));
       ++totals_.retried_total;
       emit_task_event(v1::TASK_RETRIED, task, holder.identity.name);
     } else {
@@ -190,14 +210,14 @@ Result<HeartbeatOutcome> Engine::heartbeat(ConsumerId consumer, const std::vecto
 
 Result<v1::TaskRecord> Engine::get_task(const std::string& id, uint64_t& ticket) {
   std::lock_guard lock(mutex_);
-  ticket = pending_ticket();  // the answer may show changes not yet written
+  ticket = read_ticket();  // the answer may show changes not yet written
   return load_task(id);
 }
 
 Result<std::optional<v1::TaskRecord>> Engine::wait_result(const std::string& id, ResultWaiter waiter,
                                                           WaiterId& waiter_id, uint64_t& ticket) {
   std::lock_guard lock(mutex_);
-  ticket = pending_ticket();
+  ticket = read_ticket();
   Result<v1::TaskRecord> task = load_task(id);
   if (!task.ok()) return task.status();
   if (is_terminal(task->state())) return std::optional<v1::TaskRecord>(std::move(task.value()));

@@ -52,6 +52,13 @@ struct EngineOptions {
   int64_t max_lease_ms = 3'600'000;
   size_t ready_window = 4096;  // keys of each queue's head kept in memory
   size_t timer_batch = 1024;   // tasks promoted or expired per timer pass
+  // Unfinished tasks (ready, scheduled, running, waiting to retry) one queue may hold;
+  // an enqueue beyond it is refused with ResourceExhausted so that producers back off.
+  uint64_t max_queue_length = 50'000'000;
+  // After a storage write error: first retry of recovery after the min, doubling up to
+  // the max while the cause (a full disk) persists.
+  int64_t recovery_backoff_min_ms = 100;
+  int64_t recovery_backoff_max_ms = 5'000;
 };
 
 // The network side of one consumer. deliver() is called with the engine lock held, from
@@ -134,6 +141,14 @@ class Engine {
   // Recovers state from storage: counters, sequence, delayed and expiry heads; tasks that
   // were leased when the server stopped are queued again. Call once before anything else.
   Status open();
+
+  // OK, or why writes are refused right now. After a storage write or sync fails (disk
+  // full: ResourceExhausted; anything else: Internal) the engine is degraded: every write
+  // is refused with this error while reads keep working, and recovery is retried with a
+  // backoff (timer pass or next write): Storage::recover(), then memory is rebuilt from
+  // disk as at start. Every lease is lost then (the tasks are QUEUED again, late
+  // completions get STALE_LEASE). See engine_recovery.cc.
+  Status write_refusal();
 
   // Writes every pending change (from any caller) as one storage write and runs the
   // waiters of tasks that finished in it. Cheap when nothing is pending.
@@ -238,15 +253,21 @@ class Engine {
   };
 
   // Operation plumbing (engine_operation.cc). Everything below runs under mutex_.
-  Status check_writable() const;
+  // OK, or the typed refusal while degraded (tries to recover first when it is time).
+  Status check_writable();
+  // The ticket a reader's answer waits for; 0 (none) while degraded.
+  uint64_t read_ticket();
   // The task as clients see it: the stored record with its lease (if any) laid over it.
   Result<v1::TaskRecord> load_task(const std::string& id);
   void apply_lease(v1::TaskRecord& task, const Lease& lease) const;
   void save_task(const v1::TaskRecord& task);
   void erase_task(const std::string& id);
   QueueState& queue_state(const std::string& name);
+  // ResourceExhausted when `adding` more tasks would take `queue` past max_queue_length.
+  Status check_queue_room(const std::string& queue, uint64_t adding) const;
   // The ticket of what is pending now (the last write's when nothing is).
   uint64_t pending_ticket() const;
+  bool has_pending() const;
   Status write_pending();
   // Sequence numbers are reserved in blocks: storage holds a bound above every number
   // handed out, rewritten once per block instead of on every operation. Recovery
@@ -259,6 +280,18 @@ class Engine {
     }
     return next_seq_++;
   }
+
+  // Start and degraded mode (engine_recovery.cc).
+  Status load_state(bool probe);
+  bool degraded() const { return !degraded_.ok(); }
+  // Refuses writes from now on, for `cause`; drops what is pending.
+  void enter_degraded(const Status& cause);
+  // Degrades when the store reports a write error the engine has not seen (a failed sync).
+  void note_storage_error();
+  // Drops pending changes; a ticket anyone holds for them fails (see WriteFailures).
+  void abandon_pending();
+  void try_recover();
+  void drop_memory_state();
 
   // Enqueue (engine.cc).
   Result<EnqueueOutcome> enqueue_locked(const v1::TaskSpec& spec);
@@ -309,7 +342,11 @@ class Engine {
   uint64_t next_seq_ = 1;
   uint64_t seq_limit_ = 1;  // persisted bound: every number handed out is below it
   bool seq_dirty_ = false;
-  bool failed_ = false;  // a storage write failed: memory may be ahead of disk
+  // OK, or the refusal every write gets while degraded (memory may be ahead of disk).
+  Status degraded_;
+  int64_t next_recovery_ms_ = 0;
+  int64_t recovery_backoff_ms_ = 0;
+  bool recovering_ = false;  // inside try_recover(): failures there are expected, quiet
   std::map<std::string, std::unique_ptr<QueueState>, std::less<>> queues_;
   std::unordered_map<ConsumerId, Consumer> consumers_;
   ConsumerId next_consumer_id_ = 1;

@@ -64,6 +64,16 @@ void Engine::unregister_consumer(ConsumerId consumer_id) {
   if (found == consumers_.end()) return;
   Consumer& consumer = found->second;
   detach_consumer_from_queues(consumer);
+  if (degraded()) {
+    // Nothing can be written now. Recovery rebuilds the queues from disk, where these
+    // tasks are still QUEUED with their ready keys: forgetting the leases is enough.
+    for (const std::string& task_id : std::vector<std::string>(consumer.leased.begin(), consumer.leased.end())) {
+      release_lease(task_id);
+    }
+    if (consumer.announced) emit_worker_event(v1::WORKER_OFFLINE, consumer);
+    consumers_.erase(found);
+    return;
+  }
   std::set<std::string> touched;
   const std::vector<std::string> held(consumer.leased.begin(), consumer.leased.end());
   for (const std::string& task_id : held) {
@@ -78,6 +88,8 @@ void Engine::unregister_consumer(ConsumerId consumer_id) {
 }
 
 void Engine::dispatch_queue(QueueState& queue) {
+  // A delivery made while degraded could not be completed; recovery delivers instead.
+  if (degraded()) return;
   while (queue.counters.ready() > 0 && !queue.consumers.empty()) {
     // Round-robin over the queue's consumers, skipping those without credit.
     Consumer* chosen = nullptr;
@@ -91,6 +103,7 @@ void Engine::dispatch_queue(QueueState& queue) {
 }
 
 void Engine::dispatch_consumer(Consumer& consumer) {
+  if (degraded()) return;
   while (consumer.has_credit() && !consumer.queues.empty()) {
     bool delivered = false;
     for (size_t tries = 0; tries < consumer.queues.size() && !delivered; ++tries) {

@@ -8,11 +8,21 @@ namespace brokerd::server {
 Engine::QueueState::QueueState(const std::string& queue_name, size_t window_capacity)
     : name(queue_name), window(window_capacity, keys::ready_prefix(queue_name)) {}
 
-Status Engine::check_writable() const {
-  if (failed_) {
-    return Status::Internal("a storage write failed earlier; brokerd refuses writes until restarted");
-  }
-  return Status::Ok();
+Status Engine::check_writable() {
+  note_storage_error();
+  // A write attempt is as good a moment to retry recovery as a timer pass.
+  if (degraded() && clock_.now_ms() >= next_recovery_ms_) try_recover();
+  return degraded_;
+}
+
+uint64_t Engine::read_ticket() {
+  note_storage_error();
+  // While degraded every sync may fail, so a reader waiting for one would get an error
+  // instead of its answer: it is answered at once. The store may then show writes whose
+  // sync failed (their requests were refused); they become durable when recovery writes
+  // the memtables out, and are lost only if the process dies before it.
+  if (degraded()) return 0;
+  return pending_ticket();
 }
 
 Result<v1::TaskRecord> Engine::load_task(const std::string& id) {
@@ -62,15 +72,23 @@ Engine::QueueState& Engine::queue_state(const std::string& name) {
   return *it->second;
 }
 
+bool Engine::has_pending() const {
+  return !batch_->empty() || !op_dirty_queues_.empty() || seq_dirty_;
+}
+
 uint64_t Engine::pending_ticket() const {
-  const bool pending = !batch_->empty() || !op_dirty_queues_.empty() || seq_dirty_;
   // Every storage write goes through write_pending() under the engine lock, so the next
   // write is the one that will carry what is pending now.
-  return storage_.last_written_seq() + (pending ? 1 : 0);
+  return storage_.last_written_seq() + (has_pending() ? 1 : 0);
 }
 
 Status Engine::write_pending() {
-  if (failed_) return check_writable();
+  if (degraded()) {
+    // Readers flush too: with nothing to write they must succeed.
+    if (!has_pending()) return Status::Ok();
+    abandon_pending();
+    return degraded_;
+  }
   for (const std::string& name : op_dirty_queues_) {
     batch_->put(Family::kMeta, keys::queue_counters_key(name),
                 queue_state(name).counters.SerializeAsString());
@@ -84,9 +102,8 @@ Status Engine::write_pending() {
   std::vector<v1::TaskRecord> finished = std::move(op_finished_);
   op_finished_.clear();
   if (!seq.ok()) {
-    failed_ = true;
-    spdlog::critical("storage write failed, refusing further writes: {}", seq.status().message());
-    return seq.status();
+    enter_degraded(seq.status());
+    return degraded_;
   }
   for (const v1::TaskRecord& task : finished) {
     auto it = waiters_.find(task.id());

@@ -8,7 +8,11 @@ namespace brokerd::server {
 
 int64_t Engine::run_timers(int64_t max_sleep_ms) {
   std::lock_guard lock(mutex_);
-  if (failed_) return max_sleep_ms;
+  note_storage_error();  // a failed sync, with no write since to notice it
+  if (degraded()) {
+    if (clock_.now_ms() >= next_recovery_ms_) try_recover();
+    if (degraded()) return std::clamp<int64_t>(next_recovery_ms_ - clock_.now_ms(), 0, max_sleep_ms);
+  }
   const int64_t now = clock_.now_ms();
   promote_due(now);
   expire_leases(now);

@@ -40,7 +40,7 @@ void Engine::make_terminal(v1::TaskRecord& task, v1::TaskState state) {
   const v1::TaskState from = task.state();
   const int64_t now = clock_.now_ms();
   task.set_finished_ms(now);
-  task.set_expires_ms(now + task.result_ttl_ms());
+  task.set_expires_ms(saturating_add(now, task.result_ttl_ms()));
   task.set_lease_id(0);
   task.set_lease_deadline_ms(0);
   task.set_due_ms(0);

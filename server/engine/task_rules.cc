@@ -1,6 +1,7 @@
 #include "engine/task_rules.h"
 
 #include <algorithm>
+#include <limits>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -39,7 +40,15 @@ Status validate_queue_name(std::string_view queue) {
 
 Status validate_task_id(std::string_view id) { return validate_identifier(id, kMaxTaskIdBytes, "id"); }
 
-bool is_valid_json(std::string_view text) { return nlohmann::json::accept(text); }
+bool is_valid_json(std::string_view text) {
+  return text.find('\0') == std::string_view::npos && nlohmann::json::accept(text);
+}
+
+int64_t saturating_add(int64_t time_ms, int64_t duration_ms) {
+  int64_t sum = 0;
+  if (!__builtin_add_overflow(time_ms, duration_ms, &sum)) return sum;
+  return duration_ms > 0 ? std::numeric_limits<int64_t>::max() : std::numeric_limits<int64_t>::min();
+}
 
 Result<v1::TaskRecord> build_record(const v1::TaskSpec& spec, const TaskLimits& limits, int64_t now_ms) {
   if (spec.name().empty() || spec.name().size() > kMaxNameBytes) {
@@ -91,12 +100,13 @@ Result<v1::TaskRecord> build_record(const v1::TaskSpec& spec, const TaskLimits& 
   task.set_priority(spec.priority());
   *task.mutable_retry() = retry;
   task.set_result_ttl_ms(spec.result_ttl_ms() > 0 ? spec.result_ttl_ms() : limits.default_result_ttl_ms);
+  task.set_owner(spec.owner());  // set by the request router from the authenticated token
   task.set_created_ms(now_ms);
   int64_t due = 0;
   if (spec.eta_ms() > 0) {
     due = spec.eta_ms();
   } else if (spec.countdown_ms() > 0) {
-    due = now_ms + spec.countdown_ms();
+    due = saturating_add(now_ms, spec.countdown_ms());
   }
   task.set_due_ms(due > now_ms ? due : 0);
   return task;
@@ -108,7 +118,9 @@ int64_t retry_delay_ms(const v1::RetryPolicy& policy, uint32_t retry_number, std
   const int64_t base = policy.has_backoff_base_ms() ? policy.backoff_base_ms() : kDefaultBackoffBaseMs;
   const int64_t cap = policy.has_backoff_max_ms() ? policy.backoff_max_ms() : kDefaultBackoffMaxMs;
   int64_t delay = base;
-  for (uint32_t i = 1; i < retry_number && delay < cap; ++i) delay *= 2;  // no overflow: stops at cap
+  // Doubling stops at the cap; checking against cap / 2 first keeps a huge base or cap
+  // (both client-chosen) from overflowing into a negative delay.
+  for (uint32_t i = 1; i < retry_number && delay < cap; ++i) delay = delay > cap / 2 ? cap : delay * 2;
   delay = std::min(delay, cap);
   const bool jitter = policy.has_jitter() ? policy.jitter() : true;
   if (!jitter || delay < 2) return delay;

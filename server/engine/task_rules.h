@@ -29,7 +29,16 @@ struct TaskLimits {
 
 Status validate_queue_name(std::string_view queue);
 Status validate_task_id(std::string_view id);
+// True when `text` is exactly one JSON value. A raw NUL byte is never valid JSON (inside
+// strings it must be escaped), and nlohmann's parser takes it as end of input, so
+// "[1]\0garbage" would otherwise pass and be handed to workers that reject it.
 bool is_valid_json(std::string_view text);
+
+// `time_ms` + `duration_ms`, clamped to the int64 range. Due and expiry times are built
+// from client durations (countdown_ms, result_ttl_ms, RetryLater.countdown_ms); wrapping
+// would put them in the past or, as negative index keys, where the timer scans never
+// look. INT64_MAX reads as "never".
+int64_t saturating_add(int64_t time_ms, int64_t duration_ms);
 
 // Checks `spec` and builds the record it describes: name, queue (defaulted), args,
 // kwargs, priority, retry policy, ttl, created_ms and due_ms (0 when due now). Id, state,

@@ -41,6 +41,9 @@ void RequestRouter::handle(Session& session, v1::Envelope& request) {
     session.fail_request(request.id(), v1::HANDSHAKE_REQUIRED, "hello was already sent on this connection");
     return;
   }
+  if (!is_hello && !role_allows(session.principal().role, request.body_case())) {
+    return deny(session, request, std::string("role ") + role_name(session.principal().role) + " may not send it");
+  }
   Handler handler = kind < table_.size() ? table_[kind] : nullptr;
   if (handler == nullptr) {
     session.fail_request(request.id(), v1::UNKNOWN_REQUEST,
@@ -56,8 +59,41 @@ void RequestRouter::reply_status(Session& session, uint64_t request_id, const St
   session.fail_request(request_id, to_wire_error(status.code()), status.message());
 }
 
+void RequestRouter::deny(Session& session, const v1::Envelope& request, const std::string& why) {
+  const std::string kind = v1::Envelope::descriptor()->FindFieldByNumber(request.body_case()) != nullptr
+                               ? v1::Envelope::descriptor()->FindFieldByNumber(request.body_case())->name()
+                               : std::to_string(request.body_case());
+  // A client looping on denied requests must not flood the log: the first few are
+  // logged, then every 1000th.
+  const uint64_t count = session.count_denied();
+  if (count <= 10 || count % 1000 == 0) {
+    spdlog::warn("session {} ({}) from {}: denied {} to {} '{}' (denial {} on this connection): {}", session.id(),
+                 session.client_name(), session.peer(), kind, role_name(session.principal().role),
+                 session.principal().name, count, why);
+  }
+  session.fail_request(request.id(), v1::PERMISSION_DENIED, kind + " denied: " + why);
+}
+
+bool RequestRouter::may_read(const Session& session, const v1::TaskRecord& task) {
+  return session.principal().role != Role::kProducer || task.owner() == session.principal().name;
+}
+
 void RequestRouter::on_hello(Session& session, v1::Envelope& request) {
   const v1::Hello& hello = request.hello();
+  Principal principal{"anonymous", Role::kAdmin};
+  if (!options_.tokens.empty()) {
+    std::optional<Principal> known = options_.tokens.authenticate(hello.auth_token());
+    if (!known) {
+      // Never log the token itself, not even a prefix.
+      spdlog::warn("session {} from {}: authentication failed ({})", session.id(), session.peer(),
+                   hello.auth_token().empty() ? "no token" : "unknown token");
+      session.reject_and_close(request.id(), v1::PERMISSION_DENIED,
+                               hello.auth_token().empty() ? "this broker requires an auth token in hello"
+                                                          : "the auth token is not valid");
+      return;
+    }
+    principal = std::move(*known);
+  }
   if (hello.protocol_version() != wire::kProtocolVersion) {
     session.fail_request(request.id(), v1::UNSUPPORTED_VERSION,
                          "protocol version " + std::to_string(hello.protocol_version()) +
@@ -67,8 +103,10 @@ void RequestRouter::on_hello(Session& session, v1::Envelope& request) {
   }
   std::string name = hello.client_name().substr(0, 200);
   if (name.empty()) name = "anonymous";
-  spdlog::debug("session {}: hello from {} (host {}, pid {})", session.id(), name, hello.hostname(), hello.pid());
-  session.set_greeted(name, hello.hostname().substr(0, 200), hello.pid());
+  spdlog::debug("session {}: hello from {} (host {}, pid {}) as {} '{}'", session.id(), name, hello.hostname(),
+                hello.pid(), role_name(principal.role), principal.name);
+  const Role role = principal.role;
+  session.set_greeted(name, hello.hostname().substr(0, 200), hello.pid(), std::move(principal));
   v1::Envelope reply;
   reply.set_id(request.id());
   auto* ok = reply.mutable_hello_ok();
@@ -76,6 +114,8 @@ void RequestRouter::on_hello(Session& session, v1::Envelope& request) {
   ok->set_server_version(options_.server_version);
   ok->set_session_id(std::to_string(session.id()));
   ok->set_max_frame_bytes(options_.max_frame_bytes);
+  ok->set_idle_timeout_ms(options_.idle_timeout_ms);
+  ok->set_role(role_name(role));
   session.send(reply);
 }
 
@@ -86,7 +126,16 @@ void RequestRouter::on_ping(Session& session, v1::Envelope& request) {
   session.send(reply);
 }
 
+void RequestRouter::stamp_owner(const Session& session, v1::TaskSpec& spec) const {
+  if (options_.tokens.empty()) {
+    spec.clear_owner();
+  } else {
+    spec.set_owner(session.principal().name);
+  }
+}
+
 void RequestRouter::on_enqueue(Session& session, v1::Envelope& request) {
+  stamp_owner(session, *request.mutable_enqueue()->mutable_task());
   uint64_t ticket = 0;
   Result<EnqueueOutcome> outcome = engine_.enqueue(request.enqueue().task(), ticket);
   if (!outcome.ok()) return reply_status(session, request.id(), outcome.status());
@@ -108,7 +157,10 @@ void RequestRouter::on_enqueue_batch(Session& session, v1::Envelope& request) {
   }
   std::vector<const v1::TaskSpec*> specs;
   specs.reserve(tasks.size());
-  for (const v1::TaskSpec& spec : tasks) specs.push_back(&spec);
+  for (v1::TaskSpec& spec : *request.mutable_enqueue_batch()->mutable_tasks()) {
+    stamp_owner(session, spec);
+    specs.push_back(&spec);
+  }
   uint64_t ticket = 0;
   Result<std::vector<EnqueueOutcome>> outcomes = engine_.enqueue_batch(specs, ticket);
   if (!outcomes.ok()) return reply_status(session, request.id(), outcomes.status());
@@ -167,6 +219,7 @@ void RequestRouter::on_get_task(Session& session, v1::Envelope& request) {
   uint64_t ticket = 0;
   Result<v1::TaskRecord> task = engine_.get_task(request.get_task().id(), ticket);
   if (!task.ok()) return reply_status(session, request.id(), task.status());
+  if (!may_read(session, task.value())) return deny(session, request, "the task was enqueued by another token");
   v1::Envelope reply;
   reply.set_id(request.id());
   *reply.mutable_task_info()->mutable_task() = std::move(task.value());
@@ -175,6 +228,12 @@ void RequestRouter::on_get_task(Session& session, v1::Envelope& request) {
 
 void RequestRouter::on_wait_result(Session& session, v1::Envelope& request) {
   const uint64_t request_id = request.id();
+  if (session.principal().role == Role::kProducer) {
+    uint64_t read_ticket = 0;
+    Result<v1::TaskRecord> task = engine_.get_task(request.wait_result().id(), read_ticket);
+    if (!task.ok()) return reply_status(session, request_id, task.status());
+    if (!may_read(session, task.value())) return deny(session, request, "the task was enqueued by another token");
+  }
   int64_t timeout_ms = request.wait_result().timeout_ms();
   if (timeout_ms <= 0 || timeout_ms > options_.max_wait_ms) timeout_ms = options_.max_wait_ms;
   auto self = std::static_pointer_cast<Session>(session.shared_from_this());

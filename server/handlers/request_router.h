@@ -9,6 +9,7 @@
 #include <functional>
 #include <string>
 
+#include "auth/token_store.h"
 #include "broker.pb.h"
 #include "engine/engine.h"
 
@@ -24,6 +25,10 @@ struct RouterOptions {
   size_t max_batch_tasks = 10'000;
   size_t max_list_limit = 10'000;  // ListTasks, ListDead, Purge and dead-letter bulk calls
   size_t event_buffer = 10'000;    // reported to subscribers
+  int64_t idle_timeout_ms = 0;     // advertised in HelloOk so that clients ping in time
+  // Non-empty: every hello must carry one of these tokens, and each request is checked
+  // against its role. Empty: no authentication, every connection is admin.
+  TokenStore tokens;
   // Fills the server-wide part of ServerStats (uptime, connections, disk, memory...).
   std::function<void(v1::ServerStats&)> fill_server_stats;
 };
@@ -61,6 +66,12 @@ class RequestRouter {
   Result<size_t> list_limit(uint32_t requested, size_t fallback) const;
 
   static void reply_status(Session& session, uint64_t request_id, const Status& status);
+  // PERMISSION_DENIED for a request outside the session's role, logged.
+  static void deny(Session& session, const v1::Envelope& request, const std::string& why);
+  // Producers may only read the tasks they enqueued.
+  static bool may_read(const Session& session, const v1::TaskRecord& task);
+  // Records who enqueued the task (authentication on) or clears a client-sent owner.
+  void stamp_owner(const Session& session, v1::TaskSpec& spec) const;
 
   Engine& engine_;
   const RouterOptions options_;

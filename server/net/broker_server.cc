@@ -73,17 +73,52 @@ void BrokerServer::accept_next() {
     }
     asio::error_code ignored;
     socket.set_option(asio::ip::tcp::no_delay(true), ignored);
+    if (sessions_.open_connections.load(std::memory_order_relaxed) >= sessions_.max_connections) {
+      refuse(std::move(socket));
+      accept_next();
+      return;
+    }
     uint64_t id = 0;
     std::shared_ptr<Session> session;
     {
       std::lock_guard lock(sessions_mutex_);
       id = next_session_id_++;
-      session = std::make_shared<Session>(std::move(socket), sessions_, id);
+      wire::Transport transport = sessions_.tls != nullptr ? wire::Transport(std::move(socket), *sessions_.tls)
+                                                     : wire::Transport(std::move(socket));
+      session = std::make_shared<Session>(std::move(transport), sessions_, id);
       live_sessions_[id] = session;
       if (id % 256 == 0) std::erase_if(live_sessions_, [](const auto& entry) { return entry.second.expired(); });
     }
     session->start();
     accept_next();
+  });
+}
+
+void BrokerServer::refuse(asio::ip::tcp::socket socket) {
+  const uint64_t refused = ++refused_connections_;
+  // Logged sparingly: a connection storm must not become a log storm.
+  if ((refused & (refused - 1)) == 0) {
+    spdlog::warn("max_connections ({}) reached: refusing new connections ({} so far)", sessions_.max_connections,
+                 refused);
+  }
+  auto held = std::make_shared<asio::ip::tcp::socket>(std::move(socket));
+  if (sessions_.tls != nullptr) {
+    // A TLS client could only read the error after a handshake we do not want to pay for.
+    asio::error_code ignored;
+    held->close(ignored);
+    return;
+  }
+  // A plain client hears why before the close; the write is one small frame into an
+  // empty socket buffer, so it does not wait on the peer.
+  v1::Envelope error;
+  error.mutable_error()->set_code(v1::RESOURCE_EXHAUSTED);
+  error.mutable_error()->set_message("brokerd has max_connections (" + std::to_string(sessions_.max_connections) +
+                                     ") open connections; retry later");
+  auto frame = std::make_shared<std::string>(wire::encode_frame(error));
+  asio::async_write(*held, asio::buffer(*frame), [held, frame](const asio::error_code&, size_t) {
+    asio::error_code ignored;
+    held->shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+    held->close(ignored);
   });
 }
 

@@ -33,6 +33,8 @@ class BrokerServer {
 
  private:
   void accept_next();
+  // Past max_connections: tells the peer RESOURCE_EXHAUSTED (plain TCP) and closes.
+  void refuse(asio::ip::tcp::socket socket);
   void arm_timer(int64_t delay_ms);
   void on_timer();
 
@@ -43,6 +45,7 @@ class BrokerServer {
   asio::steady_timer timer_;
   asio::steady_timer accept_backoff_;
   std::atomic<bool> stopping_{false};
+  std::atomic<uint64_t> refused_connections_{0};
   const int64_t stats_log_interval_ms_;
   std::chrono::steady_clock::time_point next_stats_log_;  // timer strand only
 

@@ -8,11 +8,13 @@
 
 namespace brokerd::server {
 
-Session::Session(asio::ip::tcp::socket socket, SessionContext& context, uint64_t session_id)
-    : socket_(std::move(socket)),
-      strand_(asio::make_strand(socket_.get_executor())),
+Session::Session(wire::Transport transport, SessionContext& context, uint64_t session_id)
+    : transport_(std::move(transport)),
+      strand_(asio::make_strand(transport_.socket().get_executor())),
       context_(context),
       session_id_(session_id),
+      peer_(transport_.peer()),
+      deadline_timer_(strand_),
       decoder_(context.limits.max_frame_bytes) {
   context_.open_connections.fetch_add(1, std::memory_order_relaxed);
 }
@@ -20,17 +22,88 @@ Session::Session(asio::ip::tcp::socket socket, SessionContext& context, uint64_t
 Session::~Session() { context_.open_connections.fetch_sub(1, std::memory_order_relaxed); }
 
 void Session::start() {
-  asio::post(strand_, [self = shared_from_this()] { self->read_more(); });
+  asio::post(strand_, [self = shared_from_this()] {
+    const auto now = SteadyClock::now();
+    self->handshake_deadline_ = now + std::chrono::milliseconds(self->context_.limits.handshake_timeout_ms);
+    self->last_frame_at_ = now;
+    self->arm_deadline_timer();
+    self->transport_.async_handshake(asio::ssl::stream_base::server, asio::bind_executor(self->strand_, [self](const asio::error_code& error) {
+      if (error) {
+        spdlog::info("session {} from {}: TLS handshake failed: {}", self->session_id_, self->peer_,
+                     error.message());
+        self->shutdown();
+        return;
+      }
+      self->read_more();
+    }));
+  });
 }
 
 void Session::close() {
   asio::post(strand_, [self = shared_from_this()] { self->shutdown(); });
 }
 
+void Session::arm_deadline_timer() {
+  if (closed_) return;
+  const auto now = SteadyClock::now();
+  const SessionLimits& limits = context_.limits;
+  // Write stalls are checked on every tick, so a tick comes at least every half stall
+  // timeout: a stalled write is noticed within 1.5 times the timeout without touching
+  // the timer on every write.
+  auto due = now + std::chrono::milliseconds(std::max<int64_t>(limits.write_stall_timeout_ms / 2, 1));
+  if (!greeted_) {
+    due = std::min(due, handshake_deadline_);
+  } else if (limits.idle_timeout_ms > 0) {
+    due = std::min(due, last_frame_at_ + std::chrono::milliseconds(limits.idle_timeout_ms));
+  }
+  deadline_timer_.expires_at(due);
+  deadline_timer_.async_wait([self = shared_from_this()](const asio::error_code& error) {
+    if (!error) self->on_deadline_timer();
+  });
+}
+
+void Session::on_deadline_timer() {
+  if (closed_) return;
+  const auto now = SteadyClock::now();
+  const SessionLimits& limits = context_.limits;
+  if (!greeted_ && now >= handshake_deadline_) {
+    spdlog::info("session {} from {}: no hello within handshake_timeout_ms ({} ms); closing", session_id_, peer_,
+                 limits.handshake_timeout_ms);
+    return shutdown();
+  }
+  // A connection we stopped reading (its replies are not being taken) is judged by the
+  // write stall below, not by idleness.
+  if (greeted_ && limits.idle_timeout_ms > 0 && !read_paused_ &&
+      now - last_frame_at_ >= std::chrono::milliseconds(limits.idle_timeout_ms)) {
+    spdlog::info("session {} ({}) from {}: no frame for idle_timeout ({} ms); closing", session_id_, client_name_,
+                 peer_, limits.idle_timeout_ms);
+    return shutdown();
+  }
+  bool stalled = false;
+  {
+    std::lock_guard lock(outbound_mutex_);
+    stalled = write_in_flight_ && now - write_started_at_ >= std::chrono::milliseconds(limits.write_stall_timeout_ms);
+  }
+  if (stalled) {
+    spdlog::warn("session {} ({}) from {}: peer took nothing for write_stall_timeout ({} ms); dropping",
+                 session_id_, client_name_, peer_, limits.write_stall_timeout_ms);
+    return shutdown();
+  }
+  arm_deadline_timer();
+}
+
+void Session::drop(const std::string& reason) {
+  asio::post(strand_, [self = shared_from_this(), reason] {
+    if (self->closed_) return;
+    spdlog::warn("session {} ({}) from {}: dropping: {}", self->session_id_, self->client_name_, self->peer_, reason);
+    self->shutdown();
+  });
+}
+
 void Session::read_more() {
   if (reading_ || closing_ || closed_) return;
   reading_ = true;
-  socket_.async_read_some(asio::buffer(read_buffer_),
+  transport_.async_read_some(asio::buffer(read_buffer_),
                           asio::bind_executor(strand_, [self = shared_from_this()](const asio::error_code& error,
                                                                                    size_t bytes) {
                             self->on_read(error, bytes);
@@ -61,6 +134,7 @@ void Session::on_read(const asio::error_code& error, size_t bytes) {
       fail_request(0, v1::BAD_FRAME, "frame body is not a valid brokerd.v1.Envelope");
       break;
     }
+    last_frame_at_ = SteadyClock::now();
     context_.router.handle(*this, message);
   }
   release_held_replies();
@@ -88,6 +162,14 @@ void Session::append_outbound(const std::string& frame) {
 
 bool Session::append_locked(const std::string& frame) {
   if (outbound_closed_) return false;
+  if (pending_.size() + writing_.size() + frame.size() > context_.limits.max_outbound_bytes) {
+    // A peer that does not read: stop buffering for it at once, close it on the strand.
+    outbound_closed_ = true;
+    pending_.clear();
+    drop("more than max_outbound_mb (" + std::to_string(context_.limits.max_outbound_bytes >> 20) +
+         " MiB) waiting to be written");
+    return false;
+  }
   pending_ += frame;
   if (write_scheduled_ || write_in_flight_) return false;
   write_scheduled_ = true;
@@ -139,12 +221,13 @@ void Session::send_when_durable(uint64_t ticket, const v1::Envelope& message) {
 }
 
 void Session::send_frame_when_durable(uint64_t ticket, uint64_t request_id, std::string frame) {
-  context_.committer.after_durable(
-      ticket, [self = shared_from_this(), frame = std::move(frame), request_id](bool ok) {
-        if (ok) {
+  context_.committer.when_durable(
+      ticket, [self = shared_from_this(), frame = std::move(frame), request_id](const Status& status) {
+        if (status.ok()) {
           self->append_outbound(frame);
         } else {
-          self->send_error(request_id, v1::INTERNAL, "the write could not be made durable (fsync failed)");
+          self->send_error(request_id, to_wire_error(status.code()),
+                           "the write could not be made durable: " + status.message());
         }
       });
 }
@@ -160,7 +243,7 @@ void Session::release_held_replies() {
     if (flushed.ok()) {
       send_frame_when_durable(reply.ticket, reply.request_id, std::move(reply.frame));
     } else {
-      send_error(reply.request_id, v1::INTERNAL, "the write failed: " + flushed.message());
+      send_error(reply.request_id, to_wire_error(flushed.code()), "the write failed: " + flushed.message());
     }
   }
   held_replies_.clear();
@@ -188,12 +271,15 @@ void Session::revoked(const std::string& task_id, uint64_t lease_id) {
 }
 
 void Session::fail_request(uint64_t request_id, v1::ErrorCode code, const std::string& text) {
+  if (closes_connection(code)) return reject_and_close(request_id, code, text);
   send_error(request_id, code, text);
-  if (closes_connection(code)) {
-    spdlog::info("session {} ({}): closing after {}: {}", session_id_, client_name_, v1::ErrorCode_Name(code),
-                 text);
-    close_after_flush();
-  }
+}
+
+void Session::reject_and_close(uint64_t request_id, v1::ErrorCode code, const std::string& text) {
+  send_error(request_id, code, text);
+  spdlog::info("session {} ({}) from {}: closing after {}: {}", session_id_, client_name_, peer_,
+               v1::ErrorCode_Name(code), text);
+  close_after_flush();
 }
 
 void Session::start_write() {
@@ -206,8 +292,9 @@ void Session::start_write() {
     events_writing_ = events_pending_;
     events_pending_ = 0;
     write_in_flight_ = true;
+    write_started_at_ = SteadyClock::now();
   }
-  asio::async_write(socket_, asio::buffer(writing_),
+  transport_.async_write(asio::buffer(writing_),
                     asio::bind_executor(strand_, [self = shared_from_this()](const asio::error_code& error, size_t) {
                       self->on_write(error);
                     }));
@@ -288,9 +375,8 @@ void Session::shutdown() {
     timer->cancel();
   }
   waits_.clear();
-  asio::error_code ignored;
-  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-  socket_.close(ignored);
+  deadline_timer_.cancel();
+  transport_.close();
   spdlog::debug("session {} ({}) closed", session_id_, client_name_);
 }
 

@@ -11,10 +11,18 @@
 // cannot grow the server's memory with pipelined requests. Events for a subscribed
 // connection are bounded separately (SessionLimits::event_buffer): past it they are
 // dropped and counted, and the subscriber is sent EventsMissed before its next event.
+// Deliveries are bounded by the consumer's prefetch. Whatever the cause, a connection
+// with more than max_outbound_bytes unwritten, or whose write makes no progress for
+// write_stall_timeout_ms, is dropped (its leased tasks go back to their queues).
+//
+// Deadlines: TLS and hello must complete within handshake_timeout_ms; after that a
+// connection that completes no frame for idle_timeout_ms is closed. Both count whole
+// frames, so a peer that trickles bytes is closed like one that sends nothing.
 #pragma once
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -24,9 +32,11 @@
 
 #include <asio.hpp>
 
+#include "auth/token_store.h"
 #include "engine/engine.h"
 #include "events/event_hub.h"
 #include "frame_codec.h"
+#include "stream_transport.h"
 
 namespace brokerd::server {
 
@@ -38,6 +48,10 @@ struct SessionLimits {
   size_t outbound_high_watermark = 8u << 20;
   size_t outbound_low_watermark = 1u << 20;
   size_t event_buffer = 10'000;  // events queued for a subscriber before it loses some
+  size_t max_outbound_bytes = 64u << 20;
+  int64_t handshake_timeout_ms = 10'000;
+  int64_t idle_timeout_ms = 300'000;  // 0 = never
+  int64_t write_stall_timeout_ms = 60'000;
 };
 
 struct SessionContext {
@@ -46,11 +60,13 @@ struct SessionContext {
   RequestRouter& router;
   SessionLimits limits;
   std::atomic<uint32_t>& open_connections;
+  uint32_t max_connections = 4096;
+  asio::ssl::context* tls = nullptr;  // set: every connection speaks TLS
 };
 
 class Session final : public std::enable_shared_from_this<Session>, public DeliverySink, public EventSubscriber {
  public:
-  Session(asio::ip::tcp::socket socket, SessionContext& context, uint64_t session_id);
+  Session(wire::Transport transport, SessionContext& context, uint64_t session_id);
   ~Session() override;
 
   void start();
@@ -73,14 +89,22 @@ class Session final : public std::enable_shared_from_this<Session>, public Deliv
   void reply_after_flush(uint64_t ticket, const v1::Envelope& message);
   // Sends the error and, for protocol errors, closes after it is written.
   void fail_request(uint64_t request_id, v1::ErrorCode code, const std::string& text);
+  // Sends the error and closes after it is written, whatever the code.
+  void reject_and_close(uint64_t request_id, v1::ErrorCode code, const std::string& text);
   bool greeted() const { return greeted_; }
-  void set_greeted(std::string client_name, std::string host, uint32_t pid) {
+  void set_greeted(std::string client_name, std::string host, uint32_t pid, Principal principal) {
     greeted_ = true;
     client_name_ = std::move(client_name);
     client_host_ = std::move(host);
     client_pid_ = pid;
+    principal_ = std::move(principal);
   }
   const std::string& client_name() const { return client_name_; }
+  // Who authenticated (admin "anonymous" when authentication is off). Valid once greeted.
+  const Principal& principal() const { return principal_; }
+  const std::string& peer() const { return peer_; }
+  // Counts a PERMISSION_DENIED answer; returns how many this connection has had.
+  uint64_t count_denied() { return ++denied_requests_; }
   ConsumerIdentity identity() const { return {client_name_, client_host_, client_pid_, std::to_string(session_id_)}; }
   // Turns the connection into an event stream (a second call changes the queues).
   void subscribe_events(std::vector<std::string> queues);
@@ -108,11 +132,24 @@ class Session final : public std::enable_shared_from_this<Session>, public Deliv
   void on_write(const asio::error_code& error);
   void close_after_flush();
   void shutdown();
+  // Closes the connection from any thread (outbound overflow), logging why once.
+  void drop(const std::string& reason);
+  // The handshake, idle and write-stall deadlines share one timer, armed for the
+  // earliest of them.
+  void arm_deadline_timer();
+  void on_deadline_timer();
 
-  asio::ip::tcp::socket socket_;
+  using SteadyClock = std::chrono::steady_clock;
+
+  wire::Transport transport_;
   asio::strand<asio::any_io_executor> strand_;
   SessionContext& context_;
   const uint64_t session_id_;
+  const std::string peer_;
+  asio::steady_timer deadline_timer_;
+  SteadyClock::time_point handshake_deadline_;
+  SteadyClock::time_point last_frame_at_;    // strand-only: the last complete frame read
+  SteadyClock::time_point write_started_at_;  // strand-only: when the write in flight began
 
   // Strand-only state.
   wire::FrameDecoder decoder_;
@@ -125,6 +162,8 @@ class Session final : public std::enable_shared_from_this<Session>, public Deliv
   std::string client_name_;
   std::string client_host_;
   uint32_t client_pid_ = 0;
+  Principal principal_;
+  uint64_t denied_requests_ = 0;
   ConsumerId consumer_id_ = 0;
   EventHub::SubscriptionId subscription_ = 0;
   std::unordered_map<WaiterId, std::unique_ptr<asio::steady_timer>> waits_;

@@ -6,8 +6,11 @@
 #include <rocksdb/utilities/table_properties_collectors.h>
 #include <rocksdb/write_batch.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <vector>
+
+#include "storage/rocks_logger.h"
 
 namespace brokerd::server {
 namespace {
@@ -15,6 +18,11 @@ namespace {
 Status from_rocks(const rocksdb::Status& s, std::string_view what) {
   if (s.ok()) return Status::Ok();
   if (s.IsNotFound()) return Status::NotFound(std::string(what) + ": not found");
+  // ENOSPC (and a space limit we might set one day) is the one error an operator fixes
+  // without us: typed, so that clients see RESOURCE_EXHAUSTED, "disk full".
+  if (s.IsNoSpace() || (s.IsIOError() && s.subcode() == rocksdb::Status::kSpaceLimit)) {
+    return Status::ResourceExhausted("disk full (" + std::string(what) + "): " + s.ToString());
+  }
   return Status::Internal(std::string(what) + ": " + s.ToString());
 }
 
@@ -78,6 +86,9 @@ Result<std::unique_ptr<RocksStorage>> RocksStorage::open(const RocksStorageOptio
   db_options.keep_log_file_num = 5;
   db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
   db_options.manual_wal_flush = options.defer_wal_writes;
+  // Not a LOG file on the data disk: see rocks_logger.h.
+  db_options.info_log = std::make_shared<RocksLogger>();
+  db_options.info_log_level = rocksdb::InfoLogLevel::INFO_LEVEL;
   // Memory is bounded by settings, not by backlog: one budget for every memtable, one
   // block cache for every family.
   db_options.db_write_buffer_size = options.memtable_budget_bytes;
@@ -112,6 +123,18 @@ Result<std::unique_ptr<RocksStorage>> RocksStorage::open(const RocksStorageOptio
 
 RocksStorage::~RocksStorage() {
   if (!db_) return;
+  if (!failures_.latched().ok()) {
+    // After a write error (not recovered) the WAL writer must not be used again (see
+    // sync()), and a memtable flush would use it: close as is. Nothing unconfirmed is
+    // owed to anyone, and the next open replays what the WAL holds.
+    fprintf(stderr, "brokerd: closing the store after an unrecovered write error: %s\n",
+            failures_.latched().message().c_str());
+    for (auto* handle : handles_) {
+      if (handle != nullptr) db_->DestroyColumnFamilyHandle(handle).PermitUncheckedError();
+    }
+    db_->Close().PermitUncheckedError();
+    return;
+  }
   db_->FlushWAL(/*sync=*/true).PermitUncheckedError();
   // Persist the memtables too, so the next start has no WAL to replay: a clean restart
   // then serves in well under a second whatever was written before it.
@@ -156,17 +179,51 @@ Result<uint64_t> RocksStorage::write(WriteSet& batch) {
   auto& rocks_batch = static_cast<RocksWriteSet&>(batch);
   rocksdb::WriteOptions options;  // not synced here: the committer syncs groups of writes
   std::lock_guard lock(write_mutex_);
-  rocksdb::Status s = db_->Write(options, rocks_batch.batch());
+  Status error = failures_.latched();
+  if (error.ok()) {
+    error = from_rocks(db_->Write(options, rocks_batch.batch()), "write");
+    if (!error.ok()) failures_.latch(error);
+  }
   rocks_batch.clear();
-  if (!s.ok()) return from_rocks(s, "write");
+  // A failed write takes a number too: see WriteFailures.
   const uint64_t seq = written_seq_.load(std::memory_order_relaxed) + 1;
   written_seq_.store(seq, std::memory_order_release);
+  if (!error.ok()) {
+    failures_.note_failed(seq, error);
+    return error;
+  }
   return seq;
 }
 
 Status RocksStorage::sync() {
-  if (defer_wal_writes_) return from_rocks(db_->FlushWAL(/*sync=*/true), "write and sync WAL");
-  return from_rocks(db_->SyncWAL(), "sync WAL");
+  // Never touch the WAL again between an error and Resume(): RocksDB's file writer
+  // asserts that nobody does (Debian's librocksdb keeps its assertions: brokerd would
+  // abort), and it could not write anyway.
+  if (Status latched = failures_.latched(); !latched.ok()) return latched;
+  Status s = defer_wal_writes_ ? from_rocks(db_->FlushWAL(/*sync=*/true), "write and sync WAL")
+                               : from_rocks(db_->SyncWAL(), "sync WAL");
+  // What was written may now be in memory only: stop writing until recover(), so the
+  // engine notices and rebuilds from what the store holds.
+  if (!s.ok()) failures_.latch(s);
+  return s;
+}
+
+void RocksStorage::fail_writes(Status cause) { failures_.latch(cause); }
+
+Status RocksStorage::recover() {
+  const Status latched = failures_.latched();
+  if (latched.ok()) return Status::Ok();
+  // Resume() clears RocksDB's background error after writing every memtable out (it
+  // cannot trust the WAL after a failed append); OK at once when RocksDB had none.
+  rocksdb::Status s = db_->Resume();
+  if (s.IsBusy()) {
+    // RocksDB recovers from no space on its own (its SstFileManager polls free space)
+    // and refuses a manual Resume() meanwhile: report the original error, try later.
+    return latched;
+  }
+  if (!s.ok()) return from_rocks(s, "resume after write error");
+  failures_.clear();
+  return Status::Ok();
 }
 
 Status RocksStorage::get(Family family, std::string_view key, std::string* value) {

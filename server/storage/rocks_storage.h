@@ -11,6 +11,7 @@
 #include <rocksdb/db.h>
 
 #include "storage/storage.h"
+#include "storage/write_failures.h"
 
 namespace brokerd::server {
 
@@ -38,6 +39,10 @@ class RocksStorage final : public Storage {
   Result<uint64_t> write(WriteSet& batch) override;
   Status sync() override;
   uint64_t last_written_seq() const override { return written_seq_.load(std::memory_order_acquire); }
+  Status write_error() const override { return failures_.latched(); }
+  void fail_writes(Status cause) override;
+  Status recover() override;
+  Status failed_write(uint64_t seq) const override { return failures_.failed(seq); }
   Status get(Family family, std::string_view key, std::string* value) override;
   Status scan(Family family, std::string_view lower, std::string_view upper,
               const ScanVisitor& visit) override;
@@ -59,6 +64,7 @@ class RocksStorage final : public Storage {
   std::array<rocksdb::ColumnFamilyHandle*, kFamilyCount> handles_{};
   std::mutex write_mutex_;  // orders writes with their sequence numbers
   std::atomic<uint64_t> written_seq_{0};  // GUARDED_BY(write_mutex_) for writers
+  WriteFailures failures_;
 };
 
 }  // namespace brokerd::server

@@ -3,7 +3,7 @@
 //
 // Writes are applied in order and become visible to reads at once; they become durable
 // only when sync() returns. Each write gets a sequence number, so the committer can tell
-// which confirmations a finished sync covers.
+// which confirmations a finished sync covers. Reads keep working after a write error.
 #pragma once
 
 #include <cstdint>
@@ -43,6 +43,26 @@ class Storage {
   virtual Status sync() = 0;
   // The sequence number of the latest write. Thread-safe.
   virtual uint64_t last_written_seq() const = 0;
+
+  // ---- write errors (disk full, I/O errors) ---------------------------------------------
+  // After a write() or sync() fails, every further write() fails too until recover()
+  // succeeds: RocksDB stops writing after such an error, and memory built on top of the
+  // failed write must be rebuilt from disk before anything new is written. A failed
+  // write still takes a sequence number (see failed_write()). Errors are typed: no space
+  // is ResourceExhausted ("disk full ..."), anything else Internal. All thread-safe.
+  //
+  // The error that stopped writes; OK while writes are allowed.
+  virtual Status write_error() const = 0;
+  // Stops writes with `cause` as if a write had failed (the engine uses it when it
+  // cannot finish an operation whose changes are already in memory).
+  virtual void fail_writes(Status cause) = 0;
+  // Tries to make the store writable again (RocksDB: DB::Resume(), which writes the
+  // memtables out). OK once writes are allowed; an error while the cause persists (still
+  // no space) or the store's own recovery is still running: try again later.
+  virtual Status recover() = 0;
+  // The error of the write with sequence number `seq` if it failed (it applied nothing);
+  // OK for a write that succeeded, and for 0. The committer never confirms a failed one.
+  virtual Status failed_write(uint64_t seq) const = 0;
 
   // NotFound when absent.
   virtual Status get(Family family, std::string_view key, std::string* value) = 0;

@@ -12,6 +12,13 @@ namespace brokerctl {
 
 struct GlobalOptions {
   std::string server;  // HOST:PORT
+  // Security flags; each overrides its environment variable (brokerd/security.h).
+  std::string token_file;
+  bool tls = false;
+  std::string tls_ca;
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_server_name;
 };
 
 struct EnqueueOptions {

@@ -6,11 +6,39 @@
 
 namespace brokerctl {
 
-std::unique_ptr<brokerd::Client> connect_or_report(const std::string& server) {
+std::optional<brokerd::ClientOptions> client_options_or_report(const GlobalOptions& global,
+                                                               const std::string& client_name) {
   brokerd::ClientOptions options;
-  options.server = server;
-  options.client_name = "brokerctl";
-  auto client = brokerd::Client::connect(options);
+  options.server = global.server;
+  options.client_name = client_name;
+  auto security = brokerd::security_from_environment();
+  if (!security.ok()) {
+    report_error(security.status());
+    return std::nullopt;
+  }
+  options.security = std::move(security).value();
+  if (!global.token_file.empty()) {
+    auto token = brokerd::read_token_file(global.token_file);
+    if (!token.ok()) {
+      report_error(token.status());
+      return std::nullopt;
+    }
+    options.security.token = std::move(token).value();
+  }
+  brokerd::TlsOptions& tls = options.security.tls;
+  if (!global.tls_ca.empty()) tls.ca_file = global.tls_ca;
+  if (!global.tls_cert.empty()) tls.cert_file = global.tls_cert;
+  if (!global.tls_key.empty()) tls.key_file = global.tls_key;
+  if (!global.tls_server_name.empty()) tls.server_name = global.tls_server_name;
+  tls.enabled = tls.enabled || global.tls || !global.tls_ca.empty() || !global.tls_cert.empty();
+  return options;
+}
+
+std::unique_ptr<brokerd::Client> connect_or_report(const GlobalOptions& global) {
+  const std::string& server = global.server;
+  std::optional<brokerd::ClientOptions> options = client_options_or_report(global, "brokerctl");
+  if (!options) return nullptr;
+  auto client = brokerd::Client::connect(*options);
   if (!client.ok()) {
     // The operator needs the address to spot a wrong --server or $BROKERD_SERVER at a
     // glance; add it unless the library's message already names it.

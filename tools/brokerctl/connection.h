@@ -6,13 +6,22 @@
 #include <string>
 #include <string_view>
 
+#include <optional>
+
 #include <brokerd/client.h>
 #include <brokerd/status.h>
 
+#include "commands.h"
+
 namespace brokerctl {
 
-// Connects to `server` as client "brokerctl". On failure reports the error and returns null.
-std::unique_ptr<brokerd::Client> connect_or_report(const std::string& server);
+// The client options of the global flags and environment, as client `client_name`.
+// Reports the error and returns nullopt when a token file cannot be read.
+std::optional<brokerd::ClientOptions> client_options_or_report(const GlobalOptions& global,
+                                                               const std::string& client_name);
+
+// Connects as client "brokerctl". On failure reports the error and returns null.
+std::unique_ptr<brokerd::Client> connect_or_report(const GlobalOptions& global);
 
 // "brokerctl: <message>" on stderr.
 void report_error(std::string_view message);

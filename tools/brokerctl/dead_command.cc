@@ -65,7 +65,7 @@ int run_dead_op(const GlobalOptions& global, const DeadOpOptions& options, DeadO
     report_error("name the task ids, or use --all [QUEUE]");
     return kExitError;
   }
-  auto client = connect_or_report(global.server);
+  auto client = connect_or_report(global);
   if (!client) return kExitError;
 
   if (!options.all) {
@@ -101,7 +101,7 @@ int run_dead_op(const GlobalOptions& global, const DeadOpOptions& options, DeadO
 }  // namespace
 
 int run_dead_list(const GlobalOptions& global, const DeadListOptions& options) {
-  auto client = connect_or_report(global.server);
+  auto client = connect_or_report(global);
   if (!client) return kExitError;
   auto tasks = client->dead_list(options.queue, options.limit);
   if (!tasks.ok()) {

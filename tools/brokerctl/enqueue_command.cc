@@ -46,7 +46,7 @@ int run_enqueue(const GlobalOptions& global, const EnqueueOptions& options) {
       std::chrono::milliseconds(std::llround(options.countdown_seconds * 1000.0));
   request.options.retry.max_retries = options.max_retries;
 
-  auto client = connect_or_report(global.server);
+  auto client = connect_or_report(global);
   if (!client) return kExitError;
   auto receipt = client->enqueue(request);
   if (!receipt.ok()) {

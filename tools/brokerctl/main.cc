@@ -179,6 +179,22 @@ int main(int argc, char** argv) {
                  "Broker address (default: $BROKERD_SERVER, else 127.0.0.1:7411)")
       ->type_name("HOST:PORT")
       ->capture_default_str();
+  app.add_option("--token-file", global.token_file,
+                 "Read the auth token from the first line of FILE (default: $BROKERD_TOKEN_FILE, "
+                 "else $BROKERD_TOKEN). Tokens are never taken on the command line.")
+      ->type_name("FILE");
+  app.add_flag("--tls", global.tls, "Connect with TLS, verifying the broker's certificate (default: $BROKERD_TLS)");
+  app.add_option("--tls-ca", global.tls_ca,
+                 "PEM CA bundle to verify the broker with; implies --tls (default: $BROKERD_TLS_CA, "
+                 "else the system's CAs)")
+      ->type_name("FILE");
+  app.add_option("--tls-server-name", global.tls_server_name,
+                 "Name the broker's certificate must carry (default: the host of --server)")
+      ->type_name("NAME");
+  app.add_option("--tls-cert", global.tls_cert,
+                 "Client certificate for brokers that verify clients; implies --tls (default: $BROKERD_TLS_CERT)")
+      ->type_name("FILE");
+  app.add_option("--tls-key", global.tls_key, "Key of --tls-cert (default: $BROKERD_TLS_KEY)")->type_name("FILE");
 
   brokerctl::EnqueueOptions enqueue;
   brokerctl::TaskOptions task;

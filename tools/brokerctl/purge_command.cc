@@ -36,7 +36,7 @@ int run_purge(const GlobalOptions& global, const PurgeOptions& options) {
                  " without --yes (stdin is not a terminal, so there is no one to ask)");
     return kExitError;
   }
-  auto client = connect_or_report(global.server);
+  auto client = connect_or_report(global);
   if (!client) return kExitError;
   if (ask) {
     const uint64_t ready = ready_in(*client, options.queue);

@@ -11,7 +11,7 @@
 namespace brokerctl {
 
 int run_queues(const GlobalOptions& global, const QueuesOptions& options) {
-  auto client = connect_or_report(global.server);
+  auto client = connect_or_report(global);
   if (!client) return kExitError;
   auto stats = client->queue_stats();
   if (!stats.ok()) {

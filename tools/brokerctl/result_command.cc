@@ -49,7 +49,7 @@ std::string seconds_text(double seconds) {
 }  // namespace
 
 int run_result(const GlobalOptions& global, const ResultOptions& options) {
-  auto client = connect_or_report(global.server);
+  auto client = connect_or_report(global);
   if (!client) return kExitResultNone;
 
   if (options.wait_seconds <= 0) {

@@ -11,7 +11,7 @@
 namespace brokerctl {
 
 int run_revoke(const GlobalOptions& global, const RevokeOptions& options) {
-  auto client = connect_or_report(global.server);
+  auto client = connect_or_report(global);
   if (!client) return kExitError;
   auto outcome = client->revoke(options.id);
   if (!outcome.ok()) {

@@ -10,7 +10,7 @@
 namespace brokerctl {
 
 int run_stats(const GlobalOptions& global, const StatsOptions& options) {
-  auto client = connect_or_report(global.server);
+  auto client = connect_or_report(global);
   if (!client) return kExitError;
   auto stats = client->server_stats();
   if (!stats.ok()) {

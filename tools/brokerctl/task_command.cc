@@ -9,7 +9,7 @@
 namespace brokerctl {
 
 int run_task(const GlobalOptions& global, const TaskOptions& options) {
-  auto client = connect_or_report(global.server);
+  auto client = connect_or_report(global);
   if (!client) return kExitError;
   auto task = client->get_task(options.id);
   if (!task.ok()) {

@@ -19,7 +19,7 @@ int run_tasks(const GlobalOptions& global, const TasksOptions& options) {
       return kExitError;
     }
   }
-  auto client = connect_or_report(global.server);
+  auto client = connect_or_report(global);
   if (!client) return kExitError;
   auto listing = client->list_tasks(options.queue, state, options.limit);
   if (!listing.ok()) {

@@ -47,10 +47,9 @@ std::string describe_queues(const std::vector<std::string>& queues) {
 
 int run_watch(const GlobalOptions& global, const WatchOptions& options) {
   install_signal_handlers();
-  brokerd::ClientOptions client_options;
-  client_options.server = global.server;
-  client_options.client_name = "brokerctl-watch";
-  auto stream = brokerd::EventStream::open(client_options, options.queues);
+  std::optional<brokerd::ClientOptions> client_options = client_options_or_report(global, "brokerctl-watch");
+  if (!client_options) return kExitError;
+  auto stream = brokerd::EventStream::open(*client_options, options.queues);
   if (!stream.ok()) {
     const auto& status = stream.status();
     if (status.code() == brokerd::ErrorCode::kUnavailable &&

@@ -13,7 +13,7 @@
 namespace brokerctl {
 
 int run_workers(const GlobalOptions& global, const WorkersOptions& options) {
-  auto client = connect_or_report(global.server);
+  auto client = connect_or_report(global);
   if (!client) return kExitError;
   auto workers = client->workers();
   if (!workers.ok()) {

@@ -11,6 +11,11 @@ packages=(
 if [[ "${1:-}" == "--with-tests" ]]; then
   packages+=(libgtest-dev libgmock-dev)
 fi
+# The libFuzzer targets (cmake -DBROKERD_FUZZ=ON) need clang and its sanitizer runtimes.
+# Not in the default or test sets: CI does not build the fuzzers.
+if [[ " $* " == *" --with-fuzz "* ]]; then
+  packages+=(clang-14 libclang-rt-14-dev)
+fi
 
 missing=()
 for package in "${packages[@]}"; do

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "brokerd/admin.h"
+#include "brokerd/security.h"
 #include "brokerd/status.h"
 #include "brokerd/task.h"
 
@@ -37,6 +38,8 @@ struct ClientOptions {
   std::chrono::milliseconds connect_timeout{5000};
   // Deadline for one request's reply (wait() uses its own timeout instead).
   std::chrono::milliseconds request_timeout{30000};
+  // Auth token and TLS (brokerd/security.h); off by default.
+  SecurityOptions security{};
 };
 
 // Reads $BROKERD_SERVER, falling back to "127.0.0.1:7411".

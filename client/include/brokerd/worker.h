@@ -28,6 +28,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "brokerd/security.h"
 #include "brokerd/status.h"
 
 namespace brokerd {
@@ -82,6 +83,7 @@ struct WorkerOptions {
   unsigned prefetch = 0;                // unfinished deliveries allowed; 0 = concurrency
   std::chrono::milliseconds lease{30000};  // heartbeats are sent every lease/3
   std::chrono::milliseconds reconnect_backoff_max{5000};
+  SecurityOptions security{};  // auth token and TLS (brokerd/security.h)
 };
 
 class Worker {

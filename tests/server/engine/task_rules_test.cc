@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+
 namespace brokerd::server {
 namespace {
 
@@ -63,6 +65,49 @@ TEST(TaskRules, RejectsBadInputNamingTheField) {
     EXPECT_EQ(task.status().code(), StatusCode::kInvalidArgument);
     EXPECT_NE(task.status().message().find(c.field), std::string::npos) << task.status().message();
   }
+}
+
+TEST(TaskRules, JsonWithAnEmbeddedNulIsInvalid) {
+  // nlohmann's parser stops at a NUL, so these used to pass as "[1]" and "{}".
+  EXPECT_FALSE(is_valid_json(std::string("[1]\0garbage", 11)));
+  EXPECT_FALSE(is_valid_json(std::string("{}\0", 3)));
+  EXPECT_TRUE(is_valid_json("[\"escaped \\u0000 is fine\"]"));
+  v1::TaskSpec s = spec("t");
+  s.set_args_json(std::string("[1]\0[2]", 7));
+  auto args = build_record(s, TaskLimits{}, 0);
+  ASSERT_FALSE(args.ok());
+  EXPECT_NE(args.status().message().find("args_json"), std::string::npos);
+  s = spec("t");
+  s.set_kwargs_json(std::string("{}\0x", 4));
+  auto kwargs = build_record(s, TaskLimits{}, 0);
+  ASSERT_FALSE(kwargs.ok());
+  EXPECT_NE(kwargs.status().message().find("kwargs_json"), std::string::npos);
+}
+
+TEST(TaskRules, HugeCountdownSaturatesInsteadOfWrappingToNow) {
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  v1::TaskSpec s = spec("t");
+  s.set_countdown_ms(kMax);  // now + countdown used to wrap negative: due at once
+  auto task = build_record(s, TaskLimits{}, 1'700'000'000'000);
+  ASSERT_TRUE(task.ok());
+  EXPECT_EQ(task->due_ms(), kMax);
+  EXPECT_EQ(saturating_add(1000, kMax), kMax);
+  EXPECT_EQ(saturating_add(-1000, std::numeric_limits<int64_t>::min()), std::numeric_limits<int64_t>::min());
+  EXPECT_EQ(saturating_add(1000, 500), 1500);
+  EXPECT_EQ(saturating_add(1000, -500), 500);
+}
+
+TEST(TaskRules, BackoffWithHugeBaseAndCapDoesNotOverflow) {
+  v1::RetryPolicy policy;
+  policy.set_backoff_base_ms(int64_t{1} << 62);
+  policy.set_backoff_max_ms(std::numeric_limits<int64_t>::max());
+  policy.set_jitter(false);
+  std::mt19937_64 random(1);
+  EXPECT_EQ(retry_delay_ms(policy, 1, random), int64_t{1} << 62);
+  EXPECT_EQ(retry_delay_ms(policy, 2, random), std::numeric_limits<int64_t>::max());
+  EXPECT_EQ(retry_delay_ms(policy, 1000, random), std::numeric_limits<int64_t>::max());
+  policy.set_jitter(true);
+  for (int i = 0; i < 100; ++i) EXPECT_GT(retry_delay_ms(policy, 5, random), 0);
 }
 
 TEST(TaskRules, EnforcesPayloadLimit) {

@@ -1,0 +1,36 @@
+#include "task_plan.h"
+
+#include <chrono>
+
+namespace torture {
+
+namespace {
+bool is_flaky(uint64_t seq) { return seq % 10 == 3; }
+bool is_delayed(uint64_t seq) { return seq % 10 == 7; }
+}  // namespace
+
+std::string task_id(const std::string& run_tag, unsigned producer, uint64_t seq) {
+  return run_tag + "-p" + std::to_string(producer) + "-" + std::to_string(seq);
+}
+
+brokerd::TaskRequest task_request(const std::string& id, uint64_t seq) {
+  brokerd::TaskRequest request;
+  request.name = kTaskName;
+  request.args = nlohmann::json::array({seq, is_flaky(seq)});
+  request.options.id = id;
+  request.options.priority = static_cast<uint32_t>(seq % 3);
+  if (is_flaky(seq)) {
+    // Short backoff so the retry happens while the chaos is still going on.
+    request.options.retry.max_retries = 3;
+    request.options.retry.backoff_base = std::chrono::milliseconds(20);
+    request.options.retry.backoff_max = std::chrono::milliseconds(200);
+  }
+  if (is_delayed(seq)) request.options.countdown = std::chrono::milliseconds(300);
+  return request;
+}
+
+bool fails_first_run(const nlohmann::json& args) {
+  return args.is_array() && args.size() >= 2 && args[1].is_boolean() && args[1].get<bool>();
+}
+
+}  // namespace torture
