@@ -147,6 +147,10 @@ int serve(const Settings& settings, ShutdownWatchdog& shutdown_watchdog) {
   limits.max_frame_bytes = static_cast<uint32_t>(settings.max_frame_bytes);
   limits.event_buffer = static_cast<size_t>(settings.event_buffer);
   limits.max_outbound_bytes = static_cast<size_t>(settings.max_outbound_mb) << 20;
+  // Reading and deliveries pause well before the drop limit, so only a peer that stops
+  // reading altogether reaches it.
+  limits.outbound_high_watermark = std::min<size_t>(8u << 20, limits.max_outbound_bytes / 4);
+  limits.outbound_low_watermark = limits.outbound_high_watermark / 8;
   limits.handshake_timeout_ms = settings.handshake_timeout_ms;
   limits.idle_timeout_ms = settings.idle_timeout_s * 1000;
   limits.write_stall_timeout_ms = settings.write_stall_timeout_s * 1000;

@@ -69,6 +69,9 @@ class DeliverySink {
   virtual void deliver(v1::Delivery delivery) = 0;
   // An operator revoked a task this consumer holds: tell the worker to stop running it.
   virtual void revoked(const std::string& task_id, uint64_t lease_id) = 0;
+  // False while the connection holds more unwritten bytes than it should: deliveries to
+  // it pause (its tasks stay ready for other consumers) until Engine::resume_deliveries.
+  virtual bool accepting() const { return true; }
 };
 
 // Who a consumer is, for operators (`brokerctl workers`) and worker events.
@@ -167,6 +170,8 @@ class Engine {
                           uint32_t prefetch, int64_t lease_ms);
   // The consumer is gone: every task it holds is queued again at once.
   void unregister_consumer(ConsumerId consumer);
+  // The consumer's connection has room again (DeliverySink::accepting): deliver to it.
+  void resume_deliveries(ConsumerId consumer);
   // Records an outcome for a task the consumer holds under `request.lease_id`. Returns
   // the task's new state. NotFound for an unknown task, StaleLease for any other lease.
   Result<v1::TaskState> complete(ConsumerId consumer, const v1::Complete& request, uint64_t& ticket);
@@ -242,7 +247,7 @@ class Engine {
     // them (its completion is answered STALE_LEASE) or disconnects.
     std::unordered_set<uint64_t> expired_leases;
     size_t next_queue = 0;  // round-robin cursor over `queues`
-    bool has_credit() const { return leased.size() + expired_leases.size() < prefetch; }
+    bool has_credit() const { return leased.size() + expired_leases.size() < prefetch && sink->accepting(); }
   };
   struct Lease {
     ConsumerId consumer = 0;

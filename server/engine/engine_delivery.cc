@@ -51,6 +51,14 @@ Result<int64_t> Engine::consume(ConsumerId consumer_id, const std::vector<std::s
   return lease_ms;
 }
 
+void Engine::resume_deliveries(ConsumerId consumer_id) {
+  std::lock_guard lock(mutex_);
+  auto found = consumers_.find(consumer_id);
+  if (found == consumers_.end()) return;
+  dispatch_consumer(found->second);
+  if (Status s = write_pending(); !s.ok()) spdlog::error("delivering to a resumed consumer failed: {}", s.message());
+}
+
 void Engine::detach_consumer_from_queues(Consumer& consumer) {
   for (const std::string& name : consumer.queues) {
     auto& list = queue_state(name).consumers;

@@ -39,6 +39,15 @@ void Session::start() {
   });
 }
 
+void Session::set_greeted(std::string client_name, std::string host, uint32_t pid, Principal principal) {
+  greeted_ = true;
+  client_name_ = std::move(client_name);
+  client_host_ = std::move(host);
+  client_pid_ = pid;
+  principal_ = std::move(principal);
+  arm_deadline_timer();  // from the handshake deadline to the idle one
+}
+
 void Session::close() {
   asio::post(strand_, [self = shared_from_this()] { self->shutdown(); });
 }
@@ -171,6 +180,9 @@ bool Session::append_locked(const std::string& frame) {
     return false;
   }
   pending_ += frame;
+  if (pending_.size() + writing_.size() > context_.limits.outbound_high_watermark) {
+    deliveries_paused_.store(true, std::memory_order_relaxed);
+  }
   if (write_scheduled_ || write_in_flight_) return false;
   write_scheduled_ = true;
   return true;
@@ -321,10 +333,22 @@ void Session::on_write(const asio::error_code& error) {
     shutdown();
     return;
   }
-  if (read_paused_ && waiting < context_.limits.outbound_low_watermark) {
-    read_paused_ = false;
-    read_more();
+  if (waiting < context_.limits.outbound_low_watermark) {
+    if (read_paused_) {
+      read_paused_ = false;
+      read_more();
+    }
+    resume_deliveries_if_paused();
   }
+}
+
+void Session::resume_deliveries_if_paused() {
+  bool was_paused = false;
+  {
+    std::lock_guard lock(outbound_mutex_);
+    was_paused = deliveries_paused_.exchange(false, std::memory_order_relaxed);
+  }
+  if (was_paused && consumer_id_ != 0) context_.engine.resume_deliveries(consumer_id_);
 }
 
 void Session::close_after_flush() {

@@ -82,6 +82,7 @@ class Session final : public std::enable_shared_from_this<Session>, public Deliv
   void deliver(v1::Delivery delivery) override;
   void revoked(const std::string& task_id, uint64_t lease_id) override;
   void offer(const v1::Event& event) override;
+  bool accepting() const override { return !deliveries_paused_.load(std::memory_order_relaxed); }
 
   // ---- strand only (the router) ---------------------------------------------------
   // Holds a reply until the engine has written this read's changes (one write for all
@@ -92,13 +93,7 @@ class Session final : public std::enable_shared_from_this<Session>, public Deliv
   // Sends the error and closes after it is written, whatever the code.
   void reject_and_close(uint64_t request_id, v1::ErrorCode code, const std::string& text);
   bool greeted() const { return greeted_; }
-  void set_greeted(std::string client_name, std::string host, uint32_t pid, Principal principal) {
-    greeted_ = true;
-    client_name_ = std::move(client_name);
-    client_host_ = std::move(host);
-    client_pid_ = pid;
-    principal_ = std::move(principal);
-  }
+  void set_greeted(std::string client_name, std::string host, uint32_t pid, Principal principal);
   const std::string& client_name() const { return client_name_; }
   // Who authenticated (admin "anonymous" when authentication is off). Valid once greeted.
   const Principal& principal() const { return principal_; }
@@ -131,6 +126,8 @@ class Session final : public std::enable_shared_from_this<Session>, public Deliv
   void start_write();
   void on_write(const asio::error_code& error);
   void close_after_flush();
+  // Below the low watermark again: lets the engine deliver to this consumer again.
+  void resume_deliveries_if_paused();
   void shutdown();
   // Closes the connection from any thread (outbound overflow), logging why once.
   void drop(const std::string& reason);
@@ -184,6 +181,9 @@ class Session final : public std::enable_shared_from_this<Session>, public Deliv
   size_t events_pending_ = 0;     // GUARDED_BY(outbound_mutex_): event frames in pending_
   size_t events_writing_ = 0;     // GUARDED_BY(outbound_mutex_): event frames in writing_
   uint64_t events_missed_ = 0;    // GUARDED_BY(outbound_mutex_): dropped, not yet reported
+  // Set with outbound_mutex_ held when the unwritten bytes pass the high watermark,
+  // cleared below the low one; read by the engine without the mutex.
+  std::atomic<bool> deliveries_paused_{false};
 };
 
 }  // namespace brokerd::server

@@ -24,11 +24,12 @@ class RocksLogger final : public rocksdb::Logger {
 
   void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
     if (level < GetInfoLogLevel()) return;
-    // Informational lines (flushes, compactions, option dumps) are many: debug.
+    // Informational lines (flushes, compactions, option dumps) are many: trace, so that
+    // --log-level debug stays about brokerd.
     const spdlog::level::level_enum mapped = level >= rocksdb::InfoLogLevel::FATAL_LEVEL   ? spdlog::level::critical
                                              : level == rocksdb::InfoLogLevel::ERROR_LEVEL ? spdlog::level::err
                                              : level == rocksdb::InfoLogLevel::WARN_LEVEL  ? spdlog::level::warn
-                                                                                           : spdlog::level::debug;
+                                                                                           : spdlog::level::trace;
     if (!spdlog::should_log(mapped)) return;
     char buffer[1024];
     va_list copy;
