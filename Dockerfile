@@ -18,12 +18,12 @@ RUN BROKERD_BUILD_DIR=/build tools/scripts/build.sh -DBROKERD_BUILD_TESTS=OFF \
  && cmake --install /build --prefix /opt/brokerd --component examples --strip
 
 # Runtime stage: the binaries and only the shared libraries they load. From `ldd` of the
-# four binaries and `dpkg -S`: RocksDB, protobuf, spdlog, fmt and cpp-httplib (brokerd's
-# metrics listener); apt adds what those depend on (compression libraries, gflags, OpenSSL).
+# four binaries and `dpkg -S`: RocksDB, protobuf, spdlog, fmt, OpenSSL (TLS) and cpp-httplib (brokerd's
+# metrics listener); apt adds what those depend on (compression libraries, gflags).
 FROM debian:bookworm-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      librocksdb7.8 libprotobuf32 libspdlog1.10 libfmt9 libcpp-httplib0.11 \
+      librocksdb7.8 libprotobuf32 libspdlog1.10 libfmt9 libcpp-httplib0.11 libssl3 \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 brokerd \
  && useradd --system --uid 10001 --gid brokerd --home-dir /var/lib/brokerd --shell /usr/sbin/nologin brokerd \

@@ -6,10 +6,11 @@ set -euo pipefail
 packages=(
   g++ cmake ninja-build pkg-config
   libasio-dev librocksdb-dev libprotobuf-dev protobuf-compiler libspdlog-dev
-  libcli11-dev nlohmann-json3-dev libtomlplusplus-dev libcpp-httplib-dev
+  libcli11-dev nlohmann-json3-dev libtomlplusplus-dev libcpp-httplib-dev libssl-dev
 )
 if [[ "${1:-}" == "--with-tests" ]]; then
-  packages+=(libgtest-dev libgmock-dev)
+  # openssl: the TLS tests make their certificates with it at test time.
+  packages+=(libgtest-dev libgmock-dev openssl)
 fi
 # The libFuzzer targets (cmake -DBROKERD_FUZZ=ON) need clang and its sanitizer runtimes.
 # Not in the default or test sets: CI does not build the fuzzers.
