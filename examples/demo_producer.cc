@@ -57,6 +57,13 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.001, 3600.0))
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  // Token and TLS from BROKERD_TOKEN_FILE / BROKERD_TOKEN and BROKERD_TLS* (docs/security.md).
+  auto security = brokerd::security_from_environment();
+  if (!security.ok()) {
+    std::cerr << "broker-demo-producer: " << security.status().to_string() << '\n';
+    return 1;
+  }
+  options.security = security.value();
 
   auto client = brokerd::Client::connect(options);
   if (!client.ok()) {

@@ -53,6 +53,13 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
+  // Token and TLS from BROKERD_TOKEN_FILE / BROKERD_TOKEN and BROKERD_TLS* (docs/security.md).
+  auto security = brokerd::security_from_environment();
+  if (!security.ok()) {
+    std::cerr << "broker-demo-worker: " << security.status().to_string() << '\n';
+    return 1;
+  }
+  options.security = security.value();
   brokerd::Worker worker(options);
   brokerd_demo::register_demo_tasks(worker);
 
