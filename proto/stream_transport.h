@@ -40,9 +40,9 @@ class Transport {
     if (auto* tls = std::get_if<TlsStream>(&stream_)) {
       tls->async_handshake(side, std::forward<Handler>(handler));
     } else {
-      asio::post(socket().get_executor(), [handler = std::forward<Handler>(handler)]() mutable {
-        handler(asio::error_code());
-      });
+      // Through the handler's own executor (a strand, typically), not the socket's.
+      auto executor = asio::get_associated_executor(handler, socket().get_executor());
+      asio::post(executor, [handler = std::forward<Handler>(handler)]() mutable { handler(asio::error_code()); });
     }
   }
 
@@ -54,6 +54,13 @@ class Transport {
   template <typename Buffers, typename Handler>
   void async_write(const Buffers& buffers, Handler&& handler) {
     std::visit([&](auto& stream) { asio::async_write(stream, buffers, std::forward<Handler>(handler)); }, stream_);
+  }
+  // With an asio completion condition, called after every partial write.
+  template <typename Buffers, typename Condition, typename Handler>
+  void async_write(const Buffers& buffers, Condition condition, Handler&& handler) {
+    std::visit(
+        [&](auto& stream) { asio::async_write(stream, buffers, std::move(condition), std::forward<Handler>(handler)); },
+        stream_);
   }
 
   // Closes the socket at once (no TLS close_notify: the peer may be hostile or gone, and

@@ -100,7 +100,10 @@ Connection::Connection(const ConnectionOptions& options, Handlers handlers,
 Result<std::unique_ptr<Connection>> Connection::open(const ConnectionOptions& options,
                                                      Handlers handlers) {
   std::unique_ptr<asio::ssl::context> tls_context;
-  if (options.security.tls.enabled) {
+  const TlsOptions& tls = options.security.tls;
+  // Any TLS setting means TLS: a CA file given with `enabled` forgotten must not send
+  // the token in clear text.
+  if (tls.enabled || !tls.ca_file.empty() || !tls.server_name.empty() || !tls.cert_file.empty()) {
     Result<std::unique_ptr<asio::ssl::context>> made = make_tls_context(options.security.tls);
     if (!made.ok()) return made.status();
     tls_context = std::move(made).value();

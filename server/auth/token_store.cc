@@ -42,7 +42,11 @@ Result<TokenStore> TokenStore::parse(std::string_view text, const std::string& s
     for (const Entry& entry : store.entries_) {
       if (entry.digest == digest) return Status::InvalidArgument(where + "the token is listed twice");
     }
-    if (name.empty()) name = role_text + "-" + std::to_string(number);
+    if (name.empty()) {
+      // A producer's name owns its tasks, so it must not depend on where its line is.
+      if (*role == Role::kProducer) return Status::InvalidArgument(where + "a producer token needs a NAME");
+      name = role_text + "-" + std::to_string(number);
+    }
     store.entries_.push_back({digest, Principal{name, *role}});
   }
   if (store.entries_.empty()) return Status::InvalidArgument(source + ": no tokens (expected ROLE TOKEN [NAME] lines)");

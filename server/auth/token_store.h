@@ -6,7 +6,9 @@
 // File format, one entry per line (blank lines and lines starting with '#' ignored):
 //     ROLE TOKEN [NAME]
 // ROLE is producer, worker or admin; TOKEN is at least 16 printable characters without
-// spaces; NAME (default: "ROLE-LINE") identifies the holder in logs and task records.
+// spaces; NAME identifies the holder in logs and, for producers, owns the tasks they
+// enqueue: required for producers (several tokens may share one, e.g. while rotating),
+// "ROLE-LINE" by default for the others.
 #pragma once
 
 #include <array>

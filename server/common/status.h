@@ -18,6 +18,7 @@ enum class StatusCode {
   kResourceExhausted,
   kShuttingDown,
   kTimeout,
+  kPermissionDenied,
   kInternal,
 };
 
@@ -33,6 +34,7 @@ class [[nodiscard]] Status {
   static Status ResourceExhausted(std::string m) { return {StatusCode::kResourceExhausted, std::move(m)}; }
   static Status ShuttingDown(std::string m) { return {StatusCode::kShuttingDown, std::move(m)}; }
   static Status Timeout(std::string m) { return {StatusCode::kTimeout, std::move(m)}; }
+  static Status PermissionDenied(std::string m) { return {StatusCode::kPermissionDenied, std::move(m)}; }
   static Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
 
   bool ok() const { return code_ == StatusCode::kOk; }

@@ -81,6 +81,9 @@ const std::vector<SettingDecl>& setting_table() {
        &Settings::max_outbound_mb, 1, 4096},
       {"write_stall_timeout_s", "a connection whose pending write makes no progress for this long is dropped",
        &Settings::write_stall_timeout_s, 1, 3600},
+      {"max_waits_per_connection",
+       "WaitResult requests one connection may have waiting at once; more get RESOURCE_EXHAUSTED",
+       &Settings::max_waits_per_connection, 1, 10'000'000},
   };
   return table;
 }

@@ -66,6 +66,7 @@ struct Settings {
   int64_t idle_timeout_s = 300;
   int64_t max_outbound_mb = 64;
   int64_t write_stall_timeout_s = 60;
+  int64_t max_waits_per_connection = 10'000;
 };
 
 struct SettingDecl {

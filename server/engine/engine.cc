@@ -29,8 +29,13 @@ Result<EnqueueOutcome> Engine::enqueue_locked(const v1::TaskSpec& spec) {
   } else {
     // Idempotent by id: an existing task (also one earlier in the same batch, through
     // the operation's record cache) is reported, never duplicated or changed.
-    Result<v1::TaskRecord> existing = load_task(task.id());
+    // With authentication, an id is only idempotent for the producer that owns it: no
+    // one may learn another producer's task state or take its id first.
+    Result<v1::TaskRecord> existing = load_owned_task(task.id(), spec.owner());
     if (existing.ok()) return EnqueueOutcome{task.id(), existing->state(), false};
+    if (existing.status().code() == StatusCode::kPermissionDenied) {
+      return Status::PermissionDenied("task id " + task.id() + " is taken by another producer");
+    }
     if (!existing.status().is_not_found()) return existing.status();
   }
   if (Status s = check_queue_room(task.queue(), 1); !s.ok()) return s;
@@ -82,6 +87,15 @@ Result<std::vector<EnqueueOutcome>> Engine::enqueue_batch(const std::vector<cons
       return Status::InvalidArgument("tasks[" + std::to_string(i) + "]: " + built.status().message());
     }
     ++adding[built->queue()];
+    if (!specs[i]->id().empty()) {
+      // The one other way a task can be refused once validated: caught here, before
+      // anything is applied, so the batch stays all or nothing.
+      Result<v1::TaskRecord> existing = load_owned_task(specs[i]->id(), specs[i]->owner());
+      if (existing.status().code() == StatusCode::kPermissionDenied) {
+        return Status::PermissionDenied("tasks[" + std::to_string(i) + "]: task id " + specs[i]->id() +
+                                        " is taken by another producer");
+      }
+    }
   }
   // Also before applying anything: a full queue refuses the whole batch. Tasks that
   // turn out to exist already are counted too, which errs on the side of refusing.
@@ -208,17 +222,26 @@ Result<HeartbeatOutcome> Engine::heartbeat(ConsumerId consumer, const std::vecto
   return outcome;
 }
 
-Result<v1::TaskRecord> Engine::get_task(const std::string& id, uint64_t& ticket) {
+Result<v1::TaskRecord> Engine::load_owned_task(const std::string& id, std::string_view required_owner) {
+  Result<v1::TaskRecord> task = load_task(id);
+  if (task.ok() && !required_owner.empty() && task->owner() != required_owner) {
+    return Status::PermissionDenied("task " + id + " was enqueued by another producer");
+  }
+  return task;
+}
+
+Result<v1::TaskRecord> Engine::get_task(const std::string& id, uint64_t& ticket, std::string_view required_owner) {
   std::lock_guard lock(mutex_);
   ticket = read_ticket();  // the answer may show changes not yet written
-  return load_task(id);
+  return load_owned_task(id, required_owner);
 }
 
 Result<std::optional<v1::TaskRecord>> Engine::wait_result(const std::string& id, ResultWaiter waiter,
-                                                          WaiterId& waiter_id, uint64_t& ticket) {
+                                                          WaiterId& waiter_id, uint64_t& ticket,
+                                                          std::string_view required_owner) {
   std::lock_guard lock(mutex_);
   ticket = read_ticket();
-  Result<v1::TaskRecord> task = load_task(id);
+  Result<v1::TaskRecord> task = load_owned_task(id, required_owner);
   if (!task.ok()) return task.status();
   if (is_terminal(task->state())) return std::optional<v1::TaskRecord>(std::move(task.value()));
   waiter_id = next_waiter_id_++;

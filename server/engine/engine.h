@@ -178,12 +178,14 @@ class Engine {
   Result<HeartbeatOutcome> heartbeat(ConsumerId consumer, const std::vector<std::string>& task_ids);
 
   // ---- readers ----------------------------------------------------------------------
-  // Also sets `ticket` to the write the answer may reflect.
-  Result<v1::TaskRecord> get_task(const std::string& id, uint64_t& ticket);
+  // Also sets `ticket` to the write the answer may reflect. A non-empty `required_owner`
+  // (a producer reading) makes a task enqueued by anyone else PermissionDenied.
+  Result<v1::TaskRecord> get_task(const std::string& id, uint64_t& ticket, std::string_view required_owner = {});
   // A terminal task's record at once; otherwise registers `waiter` (returns nullopt and
-  // sets `waiter_id`). NotFound for an unknown id.
+  // sets `waiter_id`). NotFound for an unknown id; `required_owner` as for get_task.
   Result<std::optional<v1::TaskRecord>> wait_result(const std::string& id, ResultWaiter waiter,
-                                                    WaiterId& waiter_id, uint64_t& ticket);
+                                                    WaiterId& waiter_id, uint64_t& ticket,
+                                                    std::string_view required_owner = {});
   // False when the waiter already ran (or never existed).
   bool cancel_wait(WaiterId waiter_id);
   std::vector<v1::QueueStats> queue_stats(const std::vector<std::string>& names);
@@ -268,6 +270,8 @@ class Engine {
   void save_task(const v1::TaskRecord& task);
   void erase_task(const std::string& id);
   QueueState& queue_state(const std::string& name);
+  // The task, unless `required_owner` is set and is not its owner (PermissionDenied).
+  Result<v1::TaskRecord> load_owned_task(const std::string& id, std::string_view required_owner);
   // ResourceExhausted when `adding` more tasks would take `queue` past max_queue_length.
   Status check_queue_room(const std::string& queue, uint64_t adding) const;
   // The ticket of what is pending now (the last write's when nothing is).

@@ -11,6 +11,7 @@ v1::ErrorCode to_wire_error(StatusCode code) {
     case StatusCode::kResourceExhausted: return v1::RESOURCE_EXHAUSTED;
     case StatusCode::kShuttingDown: return v1::SHUTTING_DOWN;
     case StatusCode::kTimeout: return v1::TIMEOUT;
+    case StatusCode::kPermissionDenied: return v1::PERMISSION_DENIED;
     case StatusCode::kInternal: return v1::INTERNAL;
   }
   return v1::INTERNAL;

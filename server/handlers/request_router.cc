@@ -4,6 +4,7 @@
 
 #include "frame_codec.h"
 #include "handlers/error_mapping.h"
+#include "logging/log_throttle.h"
 #include "net/session.h"
 
 namespace brokerd::server {
@@ -74,8 +75,9 @@ void RequestRouter::deny(Session& session, const v1::Envelope& request, const st
   session.fail_request(request.id(), v1::PERMISSION_DENIED, kind + " denied: " + why);
 }
 
-bool RequestRouter::may_read(const Session& session, const v1::TaskRecord& task) {
-  return session.principal().role != Role::kProducer || task.owner() == session.principal().name;
+std::string_view RequestRouter::required_owner(const Session& session) {
+  return session.principal().role == Role::kProducer ? std::string_view(session.principal().name)
+                                                     : std::string_view();
 }
 
 void RequestRouter::on_hello(Session& session, v1::Envelope& request) {
@@ -84,9 +86,13 @@ void RequestRouter::on_hello(Session& session, v1::Envelope& request) {
   if (!options_.tokens.empty()) {
     std::optional<Principal> known = options_.tokens.authenticate(hello.auth_token());
     if (!known) {
-      // Never log the token itself, not even a prefix.
-      spdlog::warn("session {} from {}: authentication failed ({})", session.id(), session.peer(),
-                   hello.auth_token().empty() ? "no token" : "unknown token");
+      // Never log the token itself, not even a prefix; and not every failure of a peer
+      // that loops on them.
+      static LogThrottle failures;
+      if (failures.should_log()) {
+        spdlog::warn("session {} from {}: authentication failed ({}; {} failures so far)", session.id(),
+                     session.peer(), hello.auth_token().empty() ? "no token" : "unknown token", failures.count());
+      }
       session.reject_and_close(request.id(), v1::PERMISSION_DENIED,
                                hello.auth_token().empty() ? "this broker requires an auth token in hello"
                                                           : "the auth token is not valid");
@@ -217,9 +223,8 @@ void RequestRouter::on_heartbeat(Session& session, v1::Envelope& request) {
 
 void RequestRouter::on_get_task(Session& session, v1::Envelope& request) {
   uint64_t ticket = 0;
-  Result<v1::TaskRecord> task = engine_.get_task(request.get_task().id(), ticket);
+  Result<v1::TaskRecord> task = engine_.get_task(request.get_task().id(), ticket, required_owner(session));
   if (!task.ok()) return reply_status(session, request.id(), task.status());
-  if (!may_read(session, task.value())) return deny(session, request, "the task was enqueued by another token");
   v1::Envelope reply;
   reply.set_id(request.id());
   *reply.mutable_task_info()->mutable_task() = std::move(task.value());
@@ -228,11 +233,11 @@ void RequestRouter::on_get_task(Session& session, v1::Envelope& request) {
 
 void RequestRouter::on_wait_result(Session& session, v1::Envelope& request) {
   const uint64_t request_id = request.id();
-  if (session.principal().role == Role::kProducer) {
-    uint64_t read_ticket = 0;
-    Result<v1::TaskRecord> task = engine_.get_task(request.wait_result().id(), read_ticket);
-    if (!task.ok()) return reply_status(session, request_id, task.status());
-    if (!may_read(session, task.value())) return deny(session, request, "the task was enqueued by another token");
+  if (session.outstanding_waits() >= options_.max_waits_per_connection) {
+    return reply_status(session, request_id,
+                        Status::ResourceExhausted("this connection already waits for " +
+                                                  std::to_string(options_.max_waits_per_connection) +
+                                                  " results (max_waits_per_connection)"));
   }
   int64_t timeout_ms = request.wait_result().timeout_ms();
   if (timeout_ms <= 0 || timeout_ms > options_.max_wait_ms) timeout_ms = options_.max_wait_ms;
@@ -252,7 +257,7 @@ void RequestRouter::on_wait_result(Session& session, v1::Envelope& request) {
         self->send_when_durable(done_ticket, reply);
         self->wait_finished(shared_waiter_id);
       },
-      waiter_id, ticket);
+      waiter_id, ticket, required_owner(session));
   if (!outcome.ok()) return reply_status(session, request_id, outcome.status());
   if (outcome->has_value()) {
     v1::Envelope reply;

@@ -26,6 +26,7 @@ struct RouterOptions {
   size_t max_list_limit = 10'000;  // ListTasks, ListDead, Purge and dead-letter bulk calls
   size_t event_buffer = 10'000;    // reported to subscribers
   int64_t idle_timeout_ms = 0;     // advertised in HelloOk so that clients ping in time
+  size_t max_waits_per_connection = 10'000;  // WaitResult requests pending at once
   // Non-empty: every hello must carry one of these tokens, and each request is checked
   // against its role. Empty: no authentication, every connection is admin.
   TokenStore tokens;
@@ -68,8 +69,8 @@ class RequestRouter {
   static void reply_status(Session& session, uint64_t request_id, const Status& status);
   // PERMISSION_DENIED for a request outside the session's role, logged.
   static void deny(Session& session, const v1::Envelope& request, const std::string& why);
-  // Producers may only read the tasks they enqueued.
-  static bool may_read(const Session& session, const v1::TaskRecord& task);
+  // Producers may only read the tasks they enqueued: their token's name, else empty.
+  static std::string_view required_owner(const Session& session);
   // Records who enqueued the task (authentication on) or clears a client-sent owner.
   void stamp_owner(const Session& session, v1::TaskSpec& spec) const;
 

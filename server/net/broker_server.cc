@@ -95,11 +95,10 @@ void BrokerServer::accept_next() {
 }
 
 void BrokerServer::refuse(asio::ip::tcp::socket socket) {
-  const uint64_t refused = ++refused_connections_;
   // Logged sparingly: a connection storm must not become a log storm.
-  if ((refused & (refused - 1)) == 0) {
+  if (refused_log_.should_log()) {
     spdlog::warn("max_connections ({}) reached: refusing new connections ({} so far)", sessions_.max_connections,
-                 refused);
+                 refused_log_.count());
   }
   auto held = std::make_shared<asio::ip::tcp::socket>(std::move(socket));
   if (sessions_.tls != nullptr) {

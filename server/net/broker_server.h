@@ -13,6 +13,7 @@
 #include <asio.hpp>
 
 #include "common/status.h"
+#include "logging/log_throttle.h"
 #include "net/session.h"
 
 namespace brokerd::server {
@@ -45,7 +46,7 @@ class BrokerServer {
   asio::steady_timer timer_;
   asio::steady_timer accept_backoff_;
   std::atomic<bool> stopping_{false};
-  std::atomic<uint64_t> refused_connections_{0};
+  LogThrottle refused_log_;  // connections refused at max_connections
   const int64_t stats_log_interval_ms_;
   std::chrono::steady_clock::time_point next_stats_log_;  // timer strand only
 

@@ -5,8 +5,14 @@
 #include "commit/committer.h"
 #include "handlers/error_mapping.h"
 #include "handlers/request_router.h"
+#include "logging/log_throttle.h"
 
 namespace brokerd::server {
+
+namespace {
+// Largest single write_some of a session; after each, write progress is noted.
+constexpr size_t kWriteChunkBytes = 256 * 1024;
+}  // namespace
 
 Session::Session(wire::Transport transport, SessionContext& context, uint64_t session_id)
     : transport_(std::move(transport)),
@@ -29,8 +35,11 @@ void Session::start() {
     self->arm_deadline_timer();
     self->transport_.async_handshake(asio::ssl::stream_base::server, asio::bind_executor(self->strand_, [self](const asio::error_code& error) {
       if (error) {
-        spdlog::info("session {} from {}: TLS handshake failed: {}", self->session_id_, self->peer_,
-                     error.message());
+        static LogThrottle failures;
+        if (failures.should_log()) {
+          spdlog::info("session {} from {}: TLS handshake failed: {} ({} failures so far)", self->session_id_,
+                       self->peer_, error.message(), failures.count());
+        }
         self->shutdown();
         return;
       }
@@ -62,7 +71,8 @@ void Session::arm_deadline_timer() {
   auto due = now + std::chrono::milliseconds(std::max<int64_t>(limits.write_stall_timeout_ms / 2, 1));
   if (!greeted_) {
     due = std::min(due, handshake_deadline_);
-  } else if (limits.idle_timeout_ms > 0) {
+  } else if (limits.idle_timeout_ms > 0 && !read_paused_) {
+    // (While reading is paused, idleness is not the peer's doing: no idle deadline.)
     due = std::min(due, last_frame_at_ + std::chrono::milliseconds(limits.idle_timeout_ms));
   }
   deadline_timer_.expires_at(due);
@@ -91,7 +101,7 @@ void Session::on_deadline_timer() {
   bool stalled = false;
   {
     std::lock_guard lock(outbound_mutex_);
-    stalled = write_in_flight_ && now - write_started_at_ >= std::chrono::milliseconds(limits.write_stall_timeout_ms);
+    stalled = write_in_flight_ && now - write_progress_at_ >= std::chrono::milliseconds(limits.write_stall_timeout_ms);
   }
   if (stalled) {
     spdlog::warn("session {} ({}) from {}: peer took nothing for write_stall_timeout ({} ms); dropping",
@@ -304,9 +314,18 @@ void Session::start_write() {
     events_writing_ = events_pending_;
     events_pending_ = 0;
     write_in_flight_ = true;
-    write_started_at_ = SteadyClock::now();
+    write_progress_at_ = SteadyClock::now();
   }
-  transport_.async_write(asio::buffer(writing_),
+  // The completion condition runs after every partial write: a peer that reads slowly
+  // but steadily makes progress and is never taken for a stalled one.
+  auto note_progress = [self = shared_from_this()](const asio::error_code& error, size_t) -> size_t {
+    {
+      std::lock_guard lock(self->outbound_mutex_);
+      self->write_progress_at_ = SteadyClock::now();
+    }
+    return error ? 0 : kWriteChunkBytes;
+  };
+  transport_.async_write(asio::buffer(writing_), note_progress,
                     asio::bind_executor(strand_, [self = shared_from_this()](const asio::error_code& error, size_t) {
                       self->on_write(error);
                     }));
@@ -336,6 +355,7 @@ void Session::on_write(const asio::error_code& error) {
   if (waiting < context_.limits.outbound_low_watermark) {
     if (read_paused_) {
       read_paused_ = false;
+      last_frame_at_ = SteadyClock::now();  // the idle clock was stopped while paused
       read_more();
     }
     resume_deliveries_if_paused();

@@ -98,6 +98,8 @@ class Session final : public std::enable_shared_from_this<Session>, public Deliv
   // Who authenticated (admin "anonymous" when authentication is off). Valid once greeted.
   const Principal& principal() const { return principal_; }
   const std::string& peer() const { return peer_; }
+  // WaitResult requests of this connection still waiting for their task.
+  size_t outstanding_waits() const { return waits_.size(); }
   // Counts a PERMISSION_DENIED answer; returns how many this connection has had.
   uint64_t count_denied() { return ++denied_requests_; }
   ConsumerIdentity identity() const { return {client_name_, client_host_, client_pid_, std::to_string(session_id_)}; }
@@ -146,7 +148,7 @@ class Session final : public std::enable_shared_from_this<Session>, public Deliv
   asio::steady_timer deadline_timer_;
   SteadyClock::time_point handshake_deadline_;
   SteadyClock::time_point last_frame_at_;    // strand-only: the last complete frame read
-  SteadyClock::time_point write_started_at_;  // strand-only: when the write in flight began
+  SteadyClock::time_point write_progress_at_;  // GUARDED_BY(outbound_mutex_): last bytes the peer took
 
   // Strand-only state.
   wire::FrameDecoder decoder_;

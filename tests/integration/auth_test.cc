@@ -129,6 +129,38 @@ TEST_F(AuthTest, ProducerEnqueuesAndReadsItsOwnTasksOnly) {
   EXPECT_TRUE(web->get_task(receipt->id).ok());
 }
 
+TEST_F(AuthTest, AnotherProducersTaskIdCanBeNeitherReusedNorProbed) {
+  auto web = client_with(kProducerToken);
+  auto billing = client_with(kOtherProducerToken);
+  ASSERT_TRUE(web && billing);
+  TaskRequest invoice{.name = "invoice", .args = {42}};
+  invoice.options.id = "invoice-42";
+  auto first = billing->enqueue(invoice);
+  ASSERT_TRUE(first.ok()) << first.status().to_string();
+
+  auto again = billing->enqueue(invoice);  // idempotent for its owner
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(again->created);
+
+  TaskRequest hijack{.name = "evil", .args = {1}};
+  hijack.options.id = "invoice-42";
+  auto taken = web->enqueue(hijack);
+  ASSERT_FALSE(taken.ok());
+  EXPECT_EQ(taken.status().code(), ErrorCode::kPermissionDenied);
+  auto taken_in_batch = web->enqueue_batch({TaskRequest{.name = "fine"}, hijack});
+  ASSERT_FALSE(taken_in_batch.ok());
+  EXPECT_EQ(taken_in_batch.status().code(), ErrorCode::kPermissionDenied);
+
+  auto admin = client_with(kAdminToken);
+  ASSERT_TRUE(admin);
+  auto stored = admin->get_task("invoice-42");
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->name, "invoice") << "the owner's task must be unchanged";
+  auto stats = admin->queue_stats({"default"});
+  ASSERT_TRUE(stats.ok() && stats->size() == 1);
+  EXPECT_EQ(stats->front().ready, 1u) << "the refused batch must have stored nothing";
+}
+
 TEST_F(AuthTest, ProducerMayNotConsume) {
   RawConnection connection(broker_->port());
   ASSERT_TRUE(hello_with_token(connection, kProducerToken));

@@ -133,6 +133,25 @@ TEST_F(LimitsTest, FullQueueRefusesEnqueuesUntilTasksFinish) {
   ASSERT_TRUE(accepted && accepted->has_enqueue_ok()) << "room again once a task finished";
 }
 
+TEST_F(LimitsTest, WaitsPerConnectionAreBounded) {
+  start_broker({"--max-waits-per-connection", "2"});
+  auto connection = raw("waiter");
+  auto enqueued = connection->call(2, enqueue_request("slow"));
+  ASSERT_TRUE(enqueued && enqueued->has_enqueue_ok());
+  v1::Envelope wait;
+  wait.mutable_wait_result()->set_id(enqueued->enqueue_ok().id());
+  wait.mutable_wait_result()->set_timeout_ms(60'000);
+  for (uint64_t id : {3, 4}) {
+    wait.set_id(id);
+    connection->send(wait);
+  }
+  auto refused = connection->call(5, wait);
+  ASSERT_TRUE(refused && refused->has_error());
+  EXPECT_EQ(refused->error().code(), v1::RESOURCE_EXHAUSTED);
+  EXPECT_NE(refused->error().message().find("max_waits_per_connection"), std::string::npos);
+  EXPECT_TRUE(connection->call(6, ping())) << "the connection stays usable";
+}
+
 // A consumer that takes deliveries and stops reading is paused (the rest of the queue
 // goes to a consumer that reads), then dropped when its write makes no progress for
 // write_stall_timeout_s; the tasks it held are delivered again.

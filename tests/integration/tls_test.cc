@@ -75,11 +75,19 @@ TEST_F(TlsTest, ClientVerifiesTheBrokerAndRoundTripsTasks) {
 TEST_F(TlsTest, PlainTcpClientIsRefusedAndTheBrokerKeepsServing) {
   start_tls_broker(false);
   ClientOptions plain = tls_options();
-  plain.security.tls.enabled = false;
+  plain.security.tls = TlsOptions{};  // any TLS field would turn TLS on
   plain.connect_timeout = 2s;
   auto client = Client::connect(plain);
   EXPECT_FALSE(client.ok());
   expect_serving();
+}
+
+TEST_F(TlsTest, ACaFileAloneTurnsTlsOn) {
+  start_tls_broker(false);
+  ClientOptions options = tls_options();
+  options.security.tls.enabled = false;  // forgotten: the CA file must still mean TLS
+  auto client = Client::connect(options);
+  ASSERT_TRUE(client.ok()) << client.status().to_string();
 }
 
 TEST_F(TlsTest, UntrustedCertificateIsRejectedByTheClient) {

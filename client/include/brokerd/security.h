@@ -10,6 +10,7 @@
 namespace brokerd {
 
 struct TlsOptions {
+  // Connect with TLS. Setting any of the fields below turns it on as well.
   bool enabled = false;
   // PEM bundle of the CA(s) that signed the broker's certificate; empty = the system's
   // trusted CAs. The broker's certificate is always verified.

@@ -7,7 +7,7 @@ namespace {
 
 TEST(TokenStoreTest, ParsesRolesNamesAndComments) {
   auto store = TokenStore::parse(
-      "# comment\n\nadmin aaaaaaaaaaaaaaaa ops\n  producer bbbbbbbbbbbbbbbb\nworker cccccccccccccccc w1\n", "tokens");
+      "# comment\n\nadmin aaaaaaaaaaaaaaaa ops\n  producer bbbbbbbbbbbbbbbb web\nworker cccccccccccccccc\n", "tokens");
   ASSERT_TRUE(store.ok()) << store.status().message();
   EXPECT_EQ(store->size(), 3u);
   auto admin = store->authenticate("aaaaaaaaaaaaaaaa");
@@ -17,8 +17,9 @@ TEST(TokenStoreTest, ParsesRolesNamesAndComments) {
   auto producer = store->authenticate("bbbbbbbbbbbbbbbb");
   ASSERT_TRUE(producer);
   EXPECT_EQ(producer->role, Role::kProducer);
-  EXPECT_EQ(producer->name, "producer-4");  // default name: role and line
+  EXPECT_EQ(producer->name, "web");
   EXPECT_EQ(store->authenticate("cccccccccccccccc")->role, Role::kWorker);
+  EXPECT_EQ(store->authenticate("cccccccccccccccc")->name, "worker-5");  // default: role and line
 }
 
 TEST(TokenStoreTest, UnknownAndNearMissTokensAreRejected) {
@@ -37,6 +38,7 @@ TEST(TokenStoreTest, BadFilesAreRefusedWithTheLineButNeverTheToken) {
   };
   for (const Case& c : {Case{"root aaaaaaaaaaaaaaaa\n", "line 1: role 'root'"},
                         Case{"admin short\n", "line 1: the token is shorter than 16"},
+                        Case{"producer aaaaaaaaaaaaaaaa\n", "line 1: a producer token needs a NAME"},
                         Case{"admin aaaaaaaaaaaaaaaa\nworker aaaaaaaaaaaaaaaa\n", "line 2: the token is listed twice"},
                         Case{"admin aaaaaaaaaaaaaaaa name extra\n", "line 1: expected ROLE TOKEN [NAME]"},
                         Case{"# nothing\n", "no tokens"}}) {
