@@ -5,8 +5,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <string>
 
 #include <gtest/gtest.h>
 
@@ -35,6 +39,9 @@ void BrokerProcess::launch(uint16_t listen_port) {
   ASSERT_LE(pid_, 0) << "brokerd is already running";
   std::filesystem::remove(port_file_);
   port_ = 0;
+  std::error_code no_log;  // the log is appended to across restarts
+  const auto log_size = std::filesystem::file_size(log_path_, no_log);
+  log_offset_ = no_log ? 0 : static_cast<std::streamoff>(log_size);
   const std::string listen = "127.0.0.1:" + std::to_string(listen_port);
   std::vector<std::string> args = {BROKERD_BINARY, "--listen", listen, "--data-dir", data_dir_,
                                    "--port-file", port_file_, "--log-level", "debug"};
@@ -67,7 +74,10 @@ void BrokerProcess::launch(uint16_t listen_port) {
         return exited;
       },
       std::chrono::seconds(20));
-  if (exited) pid_ = -1;  // reaped: never signal that pid again
+  if (exited) {
+    pid_ = -1;  // reaped: never signal that pid again
+    check_sanitizer_reports();
+  }
   ASSERT_TRUE(up && port_ > 0) << "brokerd did not start; see " << log_path_;
 }
 
@@ -79,6 +89,7 @@ void BrokerProcess::kill_hard() {
   int status = 0;
   waitpid(pid_, &status, 0);
   pid_ = -1;
+  check_sanitizer_reports();
 }
 
 int BrokerProcess::stop() {
@@ -92,6 +103,7 @@ int BrokerProcess::stop() {
     return -1;
   }
   pid_ = -1;
+  check_sanitizer_reports();
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
@@ -103,6 +115,7 @@ void BrokerProcess::pause() {
   ASSERT_EQ(waitpid(pid_, &status, WUNTRACED), pid_);
   if (!WIFSTOPPED(status)) {
     pid_ = -1;  // reaped
+    check_sanitizer_reports();
     FAIL() << "brokerd ended instead of stopping; see " << log_path_;
   }
   paused_ = true;
@@ -112,6 +125,31 @@ void BrokerProcess::resume() {
   if (pid_ <= 0 || !paused_) return;
   ::kill(pid_, SIGCONT);
   paused_ = false;
+}
+
+void BrokerProcess::check_sanitizer_reports() {
+  std::ifstream in(log_path_, std::ios::binary);
+  if (!in || !in.seekg(log_offset_)) return;
+  const std::string output{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  log_offset_ += static_cast<std::streamoff>(output.size());  // report each run once
+  static constexpr const char* kMarkers[] = {
+      "ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "SUMMARY: UndefinedBehaviorSanitizer",
+      "WARNING: ThreadSanitizer", "ERROR: ThreadSanitizer"};
+  size_t first = std::string::npos;
+  for (const char* marker : kMarkers) first = std::min(first, output.find(marker));
+  // UBSan: "FILE:LINE:COLUMN: runtime error: ...", the only line it writes with halt_on_error.
+  for (size_t at = output.find(": runtime error: "); at != std::string::npos && at < first;
+       at = output.find(": runtime error: ", at + 1)) {
+    if (at > 0 && std::isdigit(static_cast<unsigned char>(output[at - 1]))) first = at;
+  }
+  if (first == std::string::npos) return;
+  // From the report's first line on, bounded so that a long log stays readable.
+  const size_t line = output.rfind('\n', first);
+  const size_t begin = line == std::string::npos ? 0 : line + 1;
+  constexpr size_t kMaxReport = 16 * 1024;
+  ADD_FAILURE() << "sanitizer report in brokerd's output (" << log_path_ << "):\n"
+                << output.substr(begin, kMaxReport)
+                << (output.size() - begin > kMaxReport ? "\n[... report truncated]" : "");
 }
 
 }  // namespace brokerd::testing

@@ -57,10 +57,15 @@ class BrokerProcess {
   std::string log_path_;
   // Forks brokerd listening on 127.0.0.1:`listen_port` (0: any free port).
   void launch(uint16_t listen_port);
+  // After the process is reaped: a sanitizer report (ASan, LSan, UBSan, TSan) that this
+  // run wrote to its log fails the test, with the report in the failure message (the log
+  // lives in the test's temporary dir and is gone afterwards).
+  void check_sanitizer_reports();
 
   pid_t pid_ = -1;
   uint16_t port_ = 0;  // bound by the current or last run; 0 before it, or if it failed to start
   bool paused_ = false;
+  std::streamoff log_offset_ = 0;  // where the current run's output starts in the log
 };
 
 // Polls `condition` until it holds or `timeout` passes. For conditions no push can
