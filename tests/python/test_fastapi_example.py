@@ -206,7 +206,7 @@ def test_invalid_task_type_is_422(test_app):
                          ).status_code == 422
 
 
-def test_add_divide_and_report(test_app, example_worker):
+def test_add_divide_and_report(test_app, example, example_worker):
     add_id = post_task(test_app, "/add", {"x": 4, "y": 4})
     quarter_id = post_task(test_app, "/divide", {"x": 1, "y": 4})
     zero_id = post_task(test_app, "/divide", {"x": 1, "y": 0})
@@ -219,6 +219,9 @@ def test_add_divide_and_report(test_app, example_worker):
     assert poll_until_finished(test_app, zero_id) == {
         "task_id": zero_id, "task_status": "FAILURE",
         "task_result": {"type": "ZeroDivisionError", "message": "division by zero"}}
+    # Not in autoretry_for: it fails at once, although the task may be retried 3 times.
+    info = example.worker.celery.AsyncResult(zero_id).task_info()
+    assert (info.attempts, info.retries, info.max_retries) == (1, 0, 3)
     assert poll_until_finished(test_app, report_id)["task_result"] == {
         "title": "weekly", "count": 4, "sum": 12.0, "mean": 3.0, "min": 1.0, "max": 6.0}
     assert poll_until_finished(test_app, empty_id)["task_result"] == {
