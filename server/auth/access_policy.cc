@@ -33,6 +33,7 @@ bool role_allows(Role role, v1::Envelope::BodyCase kind) {
     case Body::kConsume:
     case Body::kComplete:
     case Body::kHeartbeat:
+    case Body::kRelease:
       return role == Role::kWorker;
     default:
       return false;  // operator requests: purge, revoke, dead letters, listings, stats, events

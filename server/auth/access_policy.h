@@ -11,7 +11,7 @@ namespace brokerd::server {
 
 enum class Role {
   kProducer,  // enqueue, and read the tasks it enqueued
-  kWorker,    // consume, complete, heartbeat
+  kWorker,    // consume, complete, release, heartbeat
   kAdmin,     // everything
 };
 

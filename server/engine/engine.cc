@@ -1,4 +1,4 @@
-// Engine: producers' and readers' operations, completions and heartbeats.
+// Engine: producers' and readers' operations, completions, releases and heartbeats.
 #include "engine/engine.h"
 
 #include "common/uuid.h"
@@ -192,6 +192,36 @@ Result<v1::TaskState> Engine::complete(ConsumerId consumer, const v1::Complete& 
   dispatch_consumer(holder);  // the completion freed a prefetch credit
   ticket = pending_ticket();
   return new_state;
+}
+
+Result<v1::TaskState> Engine::release(ConsumerId consumer, const v1::Release& request, uint64_t& ticket) {
+  std::lock_guard lock(mutex_);
+  auto found = consumers_.find(consumer);
+  if (found == consumers_.end()) return Status::InvalidArgument("release before consume");
+  if (Status s = check_writable(); !s.ok()) return s;  // a recovery there keeps every consumer
+  Consumer& holder = found->second;
+  auto lease = leases_.find(request.task_id());
+  if (lease == leases_.end() || lease->second.consumer != consumer ||
+      lease->second.lease_id != request.lease_id()) {
+    // As for a late completion: giving back a lease that expired frees the credit it used.
+    if (holder.expired_leases.erase(request.lease_id()) > 0) dispatch_consumer(holder);
+    Result<v1::TaskRecord> task = load_task(request.task_id());
+    if (!task.ok()) return task.status();
+    return Status::StaleLease("lease " + std::to_string(request.lease_id()) + " of task " + request.task_id() +
+                              " is not held by this connection (task is " + v1::TaskState_Name(task->state()) +
+                              ")");
+  }
+  holder.last_seen_ms = clock_.now_ms();
+  // What a closed connection does to each task it held: back to its place, the delivery
+  // counted as an attempt (one write), TASK_REQUEUED.
+  const std::optional<std::string> queue = requeue_leased(request.task_id());
+  if (!queue) return Status::Internal("task " + request.task_id() + " could not be queued again");
+  // Another consumer with credit gets it first: the releasing worker said it cannot run
+  // it. Then the credit it freed pulls whatever is ready for it, this task included.
+  dispatch_queue(queue_state(*queue), consumer);
+  dispatch_consumer(holder);
+  ticket = pending_ticket();
+  return v1::QUEUED;
 }
 
 Result<HeartbeatOutcome> Engine::heartbeat(ConsumerId consumer, const std::vector<std::string>& task_ids) {

@@ -125,7 +125,7 @@ struct EngineSnapshot {
   uint64_t failed_total = 0;
   uint64_t retried_total = 0;
   uint64_t revoked_total = 0;
-  uint64_t requeued_total = 0;  // leases lost (connection closed or expired)
+  uint64_t requeued_total = 0;  // leases lost (connection closed, expired or released)
   // Seconds from ready (enqueued, due, or requeued) to delivery; from delivery to outcome.
   metrics::HistogramSnapshot queue_wait;
   metrics::HistogramSnapshot run_time;
@@ -175,6 +175,13 @@ class Engine {
   // Records an outcome for a task the consumer holds under `request.lease_id`. Returns
   // the task's new state. NotFound for an unknown task, StaleLease for any other lease.
   Result<v1::TaskState> complete(ConsumerId consumer, const v1::Complete& request, uint64_t& ticket);
+  // Gives back a task the consumer holds under `request.lease_id`, without an outcome:
+  // it is QUEUED again at once in its place, as if the connection had closed (the
+  // delivery counts as an attempt), and the consumer's credit for it is freed. Other
+  // consumers with credit are offered it before this one. Returns QUEUED. InvalidArgument
+  // before any consume(); NotFound and StaleLease as for complete(), and a stale release
+  // of an expired lease frees the credit that lease still used, as a late completion does.
+  Result<v1::TaskState> release(ConsumerId consumer, const v1::Release& request, uint64_t& ticket);
   Result<HeartbeatOutcome> heartbeat(ConsumerId consumer, const std::vector<std::string>& task_ids);
 
   // ---- readers ----------------------------------------------------------------------
@@ -313,7 +320,9 @@ class Engine {
   void note_expiry(int64_t expires_ms, const std::string& expiry_key);
 
   // Delivery (engine_delivery.cc).
-  void dispatch_queue(QueueState& queue);
+  // Delivers the queue's ready tasks to its consumers with credit; `skip` (a consumer
+  // that just gave a task back) gets nothing from this call.
+  void dispatch_queue(QueueState& queue, ConsumerId skip = 0);
   void dispatch_consumer(Consumer& consumer);
   bool deliver_one(QueueState& queue, Consumer& consumer);
   std::optional<ReadyWindow::Entry> pop_ready(QueueState& queue);

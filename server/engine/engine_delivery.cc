@@ -95,7 +95,7 @@ void Engine::unregister_consumer(ConsumerId consumer_id) {
   }
 }
 
-void Engine::dispatch_queue(QueueState& queue) {
+void Engine::dispatch_queue(QueueState& queue, ConsumerId skip) {
   // A delivery made while degraded could not be completed; recovery delivers instead.
   if (degraded()) return;
   while (queue.counters.ready() > 0 && !queue.consumers.empty()) {
@@ -104,7 +104,7 @@ void Engine::dispatch_queue(QueueState& queue) {
     for (size_t tries = 0; tries < queue.consumers.size() && chosen == nullptr; ++tries) {
       const size_t index = queue.next_consumer++ % queue.consumers.size();
       Consumer& candidate = consumers_.at(queue.consumers[index]);
-      if (candidate.has_credit()) chosen = &candidate;
+      if (candidate.id != skip && candidate.has_credit()) chosen = &candidate;
     }
     if (chosen == nullptr || !deliver_one(queue, *chosen)) return;
   }

@@ -17,6 +17,7 @@ RequestRouter::RequestRouter(Engine& engine, RouterOptions options) : engine_(en
   table_[v1::Envelope::kConsume] = &RequestRouter::on_consume;
   table_[v1::Envelope::kComplete] = &RequestRouter::on_complete;
   table_[v1::Envelope::kHeartbeat] = &RequestRouter::on_heartbeat;
+  table_[v1::Envelope::kRelease] = &RequestRouter::on_release;
   table_[v1::Envelope::kGetTask] = &RequestRouter::on_get_task;
   table_[v1::Envelope::kWaitResult] = &RequestRouter::on_wait_result;
   table_[v1::Envelope::kGetQueueStats] = &RequestRouter::on_queue_stats;
@@ -205,6 +206,16 @@ void RequestRouter::on_complete(Session& session, v1::Envelope& request) {
   v1::Envelope reply;
   reply.set_id(request.id());
   reply.mutable_complete_ok()->set_state(state.value());
+  session.reply_after_flush(ticket, reply);
+}
+
+void RequestRouter::on_release(Session& session, v1::Envelope& request) {
+  uint64_t ticket = 0;
+  Result<v1::TaskState> state = engine_.release(session.consumer_id(), request.release(), ticket);
+  if (!state.ok()) return reply_status(session, request.id(), state.status());
+  v1::Envelope reply;
+  reply.set_id(request.id());
+  reply.mutable_release_ok()->set_state(state.value());
   session.reply_after_flush(ticket, reply);
 }
 

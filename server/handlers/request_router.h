@@ -50,6 +50,7 @@ class RequestRouter {
   void on_consume(Session& session, v1::Envelope& request);
   void on_complete(Session& session, v1::Envelope& request);
   void on_heartbeat(Session& session, v1::Envelope& request);
+  void on_release(Session& session, v1::Envelope& request);
   void on_get_task(Session& session, v1::Envelope& request);
   void on_wait_result(Session& session, v1::Envelope& request);
   void on_queue_stats(Session& session, v1::Envelope& request);

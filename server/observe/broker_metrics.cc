@@ -67,7 +67,8 @@ std::string render_broker_metrics(const EngineSnapshot& engine, const CommitMetr
   out.sample(static_cast<double>(engine.failed_total), {{"outcome", "failure"}});
   out.counter("brokerd_tasks_revoked_total", "Tasks revoked or purged since start.",
               static_cast<double>(engine.revoked_total));
-  out.counter("brokerd_leases_lost_total", "Leases that ended without an outcome (connection closed or expired).",
+  out.counter("brokerd_leases_lost_total",
+              "Leases that ended without an outcome (connection closed, expired or released).",
               static_cast<double>(engine.requeued_total));
   out.histogram("brokerd_task_queue_wait_seconds", "Time from ready to delivery.", engine.queue_wait);
   out.histogram("brokerd_task_run_seconds", "Time from delivery to outcome.", engine.run_time);

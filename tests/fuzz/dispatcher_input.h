@@ -11,7 +11,8 @@
 //                 so it can check that each is answered exactly once.
 //   kUseLiveTask  before sending, wait briefly for a task id (and lease) the server has
 //                 handed out on this connection and put it into the request. Without
-//                 this, Complete/Heartbeat would only ever meet unknown leases.
+//                 this, Complete/Heartbeat/Release would only ever meet unknown
+//                 leases.
 //
 // A length prefix of its own (rather than libFuzzer's raw bytes as one stream) keeps
 // mutations inside one envelope from shifting every later one.

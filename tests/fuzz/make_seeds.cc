@@ -96,6 +96,13 @@ Envelope heartbeat() {
   return e;
 }
 
+Envelope release() {
+  Envelope e;
+  e.mutable_release()->set_task_id("x");
+  e.mutable_release()->set_lease_id(1);
+  return e;
+}
+
 Envelope get_task() {
   Envelope e;
   e.mutable_get_task()->set_id("00000000-0000-4000-8000-000000000000");
@@ -218,7 +225,8 @@ int main(int argc, char** argv) {
       {"enqueue", enqueue("fz", 2)}, {"enqueue_batch", enqueue_batch()},
       {"consume", consume()},       {"complete_success", complete_success()},
       {"complete_failure", complete_failure()}, {"complete_retry", complete_retry()},
-      {"heartbeat", heartbeat()},   {"get_task", get_task()},
+      {"heartbeat", heartbeat()},   {"release", release()},
+      {"get_task", get_task()},
       {"wait_result", wait_result(10)}, {"get_queue_stats", queue_stats()},
       {"revoke", revoke()},         {"purge", purge()},
       {"list_dead", list_dead()},   {"dead_requeue", dead_requeue_all()},
@@ -264,6 +272,9 @@ int main(int argc, char** argv) {
   write_file(dispatcher_dir / "worker_retry.bin",
              script({{0, enqueue("fz", 3)}, {0, consume()}, {live, heartbeat()}, {live, complete_retry()},
                      {0, heartbeat()}}));
+  write_file(dispatcher_dir / "worker_release.bin",
+             script({{0, enqueue("fz")}, {0, consume(1)}, {live, release()}, {live, release()},
+                     {live, complete_success()}, {live, get_task()}}));
   write_file(dispatcher_dir / "revoke_started.bin",
              script({{0, enqueue("fz")}, {0, consume()}, {live, revoke()}, {live, complete_success()}}));
   write_file(dispatcher_dir / "scheduled_then_purge.bin",

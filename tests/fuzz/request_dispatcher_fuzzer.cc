@@ -149,6 +149,7 @@ v1::Envelope::BodyCase reply_kind(v1::Envelope::BodyCase request) {
     case v1::Envelope::kConsume: return v1::Envelope::kConsumeOk;
     case v1::Envelope::kComplete: return v1::Envelope::kCompleteOk;
     case v1::Envelope::kHeartbeat: return v1::Envelope::kHeartbeatOk;
+    case v1::Envelope::kRelease: return v1::Envelope::kReleaseOk;
     case v1::Envelope::kGetTask:
     case v1::Envelope::kWaitResult: return v1::Envelope::kTaskInfo;
     case v1::Envelope::kGetQueueStats: return v1::Envelope::kQueueStats;
@@ -259,6 +260,10 @@ void use_live_task(v1::Envelope& message, const Exchange& exchange) {
       message.mutable_complete()->set_task_id(id);
       message.mutable_complete()->set_lease_id(exchange.live_lease_id);
       break;
+    case v1::Envelope::kRelease:
+      message.mutable_release()->set_task_id(id);
+      message.mutable_release()->set_lease_id(exchange.live_lease_id);
+      break;
     case v1::Envelope::kHeartbeat:
       if (message.heartbeat().task_ids_size() == 0) message.mutable_heartbeat()->add_task_ids();
       message.mutable_heartbeat()->set_task_ids(0, id);
@@ -282,7 +287,8 @@ void use_live_task(v1::Envelope& message, const Exchange& exchange) {
 }
 
 bool needs_lease(const v1::Envelope& message) {
-  return message.body_case() == v1::Envelope::kComplete || message.body_case() == v1::Envelope::kHeartbeat;
+  return message.body_case() == v1::Envelope::kComplete || message.body_case() == v1::Envelope::kHeartbeat ||
+         message.body_case() == v1::Envelope::kRelease;
 }
 
 }  // namespace

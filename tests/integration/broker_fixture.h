@@ -69,6 +69,13 @@ inline v1::Envelope success_request(const v1::Delivery& delivery, const std::str
   return request;
 }
 
+inline v1::Envelope release_request(const v1::Delivery& delivery) {
+  v1::Envelope request;
+  request.mutable_release()->set_task_id(delivery.task_id());
+  request.mutable_release()->set_lease_id(delivery.lease_id());
+  return request;
+}
+
 inline v1::Envelope get_task_request(const std::string& id) {
   v1::Envelope request;
   request.mutable_get_task()->set_id(id);

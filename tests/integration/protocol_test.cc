@@ -151,6 +151,56 @@ TEST_F(ProtocolTest, DroppedConsumerTaskIsDeliveredToAnother) {
   EXPECT_EQ(again->delivery().attempt(), 2u);
 }
 
+TEST_F(ProtocolTest, ReleasedTaskIsDeliveredToAnotherWorkerAtOnce) {
+  auto producer = raw();
+  auto enqueued = producer->call(1, enqueue_request("t"));
+  ASSERT_TRUE(enqueued && enqueued->has_enqueue_ok());
+  const std::string id = enqueued->enqueue_ok().id();
+  auto first = raw("first-worker");
+  v1::Delivery not_yet;
+  not_yet.set_task_id(id);
+  not_yet.set_lease_id(1);
+  auto early = first->call(1, release_request(not_yet));  // before any Consume
+  ASSERT_TRUE(early && early->has_error());
+  EXPECT_EQ(early->error().code(), v1::INVALID_ARGUMENT);
+  ASSERT_TRUE(first->call(2, consume_request(1)));
+  auto delivery = first->receive();
+  ASSERT_TRUE(delivery && delivery->has_delivery());
+  auto second = raw("second-worker");
+  ASSERT_TRUE(second->call(1, consume_request(1)));
+
+  // The process running the task died: the worker gives it back without an outcome.
+  auto released = first->call(3, release_request(delivery->delivery()));
+  ASSERT_TRUE(released && released->has_release_ok()) << (released ? released->ShortDebugString() : "no reply");
+  EXPECT_EQ(released->release_ok().state(), v1::QUEUED);
+  auto again = second->receive();
+  ASSERT_TRUE(again && again->has_delivery());
+  EXPECT_EQ(again->delivery().task_id(), id);
+  EXPECT_EQ(again->delivery().attempt(), 2u);
+  EXPECT_NE(again->delivery().lease_id(), delivery->delivery().lease_id());
+
+  auto twice = first->call(4, release_request(delivery->delivery()));
+  ASSERT_TRUE(twice && twice->has_error());
+  EXPECT_EQ(twice->error().code(), v1::STALE_LEASE);
+  v1::Delivery unknown = delivery->delivery();
+  unknown.set_task_id("no-such-task");
+  auto missing = first->call(5, release_request(unknown));
+  ASSERT_TRUE(missing && missing->has_error());
+  EXPECT_EQ(missing->error().code(), v1::NOT_FOUND);
+  auto late = first->call(6, success_request(delivery->delivery(), "1"));
+  ASSERT_TRUE(late && late->has_error());
+  EXPECT_EQ(late->error().code(), v1::STALE_LEASE);
+
+  auto done = second->call(2, success_request(again->delivery(), "2"));
+  ASSERT_TRUE(done && done->has_complete_ok());
+  auto record = producer->call(2, get_task_request(id));
+  ASSERT_TRUE(record && record->has_task_info());
+  EXPECT_EQ(record->task_info().task().state(), v1::SUCCESS);
+  EXPECT_EQ(record->task_info().task().attempts(), 2u);
+  EXPECT_EQ(record->task_info().task().retries(), 0u);
+  EXPECT_EQ(record->task_info().task().worker(), "second-worker");
+}
+
 TEST_F(ProtocolTest, ExpiredLeaseIsRedeliveredAndLateCompletionRefused) {
   auto producer = raw();
   auto enqueued = producer->call(1, enqueue_request("t"));

@@ -61,6 +61,8 @@ TEST(AccessPolicyTest, EachRoleMayDoExactlyItsPart) {
   EXPECT_FALSE(role_allows(Role::kProducer, Body::kPurge));
   EXPECT_TRUE(role_allows(Role::kWorker, Body::kComplete));
   EXPECT_TRUE(role_allows(Role::kWorker, Body::kHeartbeat));
+  EXPECT_TRUE(role_allows(Role::kWorker, Body::kRelease));
+  EXPECT_FALSE(role_allows(Role::kProducer, Body::kRelease));
   EXPECT_FALSE(role_allows(Role::kWorker, Body::kEnqueue));
   EXPECT_FALSE(role_allows(Role::kWorker, Body::kGetTask));
   EXPECT_FALSE(role_allows(Role::kWorker, Body::kSubscribe));

@@ -109,6 +109,20 @@ class EngineTest : public ::testing::Test {
     return state;
   }
 
+  // Gives the delivered task back (Release), flushed as a session would.
+  Result<v1::TaskState> release(ConsumerId consumer, const v1::Delivery& delivery) {
+    v1::Release release;
+    release.set_task_id(delivery.task_id());
+    release.set_lease_id(delivery.lease_id());
+    uint64_t ticket = 0;
+    auto state = engine_->release(consumer, release, ticket);
+    EXPECT_TRUE(engine_->flush().ok());
+    if (state.ok()) {
+      EXPECT_GE(storage_->last_written_seq(), ticket);
+    }
+    return state;
+  }
+
   v1::QueueStats stats(const std::string& queue = "default") { return engine_->queue_stats({queue}).at(0); }
 
   testing::TempDir dir_;

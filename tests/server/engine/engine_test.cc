@@ -291,6 +291,158 @@ TEST_F(EngineTest, CompletionForAnotherConsumersLeaseIsStale) {
   EXPECT_EQ(succeed(holder, unknown, "1").status().code(), StatusCode::kNotFound);
 }
 
+TEST_F(EngineTest, ReleasedTaskGoesBackToItsPlaceAndCountsAsAnAttempt) {
+  auto subscriber = std::make_shared<RecordingSubscriber>();
+  engine_->events().subscribe(subscriber, {});
+  const std::string first = enqueue("t");
+  const std::string second = enqueue("t");
+  auto [holder, holder_sink] = consumer(1);
+  const v1::Delivery delivery = holder_sink->deliveries.at(0);
+  ASSERT_EQ(delivery.task_id(), first);
+  // A worker shutting down: it pauses its subscription, then gives back what it holds.
+  ASSERT_TRUE(engine_->consume(holder, {}, 0, 0).ok());
+  const uint64_t written = storage_->last_written_seq();
+  auto state = release(holder, delivery);
+  ASSERT_TRUE(state.ok()) << state.status().message();
+  EXPECT_EQ(state.value(), v1::QUEUED);
+  EXPECT_GT(storage_->last_written_seq(), written);  // the attempt is written
+  const v1::TaskRecord record = task(first);
+  EXPECT_EQ(record.state(), v1::QUEUED);
+  EXPECT_EQ(record.attempts(), 1u);
+  EXPECT_EQ(record.retries(), 0u);
+  EXPECT_EQ(record.lease_id(), 0u);
+  EXPECT_EQ(stats().in_flight(), 0u);
+  EXPECT_EQ(stats().ready(), 2u);
+  EXPECT_EQ(subscriber->kinds().back(), v1::TASK_REQUEUED);
+  EXPECT_EQ(subscriber->events.back().task_id(), first);
+  EXPECT_EQ(holder_sink->deliveries.size(), 1u);  // paused: nothing came back to it
+  auto heartbeat = engine_->heartbeat(holder, {first});
+  ASSERT_TRUE(heartbeat.ok());
+  EXPECT_EQ(heartbeat->lost_task_ids, std::vector<std::string>{first});
+
+  auto [next, next_sink] = consumer(2);
+  ASSERT_EQ(next_sink->deliveries.size(), 2u);
+  EXPECT_EQ(next_sink->deliveries[0].task_id(), first);  // kept its place ahead of `second`
+  EXPECT_EQ(next_sink->deliveries[0].attempt(), 2u);
+  EXPECT_EQ(next_sink->deliveries[0].retries(), 0u);
+  EXPECT_NE(next_sink->deliveries[0].lease_id(), delivery.lease_id());
+  EXPECT_EQ(next_sink->deliveries[1].task_id(), second);
+  EXPECT_EQ(succeed(next, next_sink->deliveries[0], "1").value(), v1::SUCCESS);
+  EXPECT_EQ(task(first).attempts(), 2u);
+  EXPECT_EQ(engine_->snapshot().requeued_total, 1u);
+}
+
+TEST_F(EngineTest, ReleasedAttemptSurvivesARestart) {
+  const std::string id = enqueue("t");
+  auto [holder, holder_sink] = consumer(1);
+  ASSERT_TRUE(engine_->consume(holder, {}, 0, 0).ok());
+  ASSERT_EQ(release(holder, holder_sink->deliveries.at(0)).value(), v1::QUEUED);
+  restart();
+  EXPECT_EQ(task(id).state(), v1::QUEUED);
+  EXPECT_EQ(task(id).attempts(), 1u);
+  auto [next, next_sink] = consumer(1);
+  ASSERT_EQ(next_sink->deliveries.size(), 1u);
+  EXPECT_EQ(next_sink->deliveries[0].attempt(), 2u);
+}
+
+TEST_F(EngineTest, ReleasedTaskGoesToAnotherConsumerAtOnceAndFreesTheCredit) {
+  const std::string id = enqueue("t");
+  auto [holder, holder_sink] = consumer(1);
+  ASSERT_EQ(holder_sink->deliveries.size(), 1u);
+  auto [other, other_sink] = consumer(1);
+  EXPECT_TRUE(other_sink->deliveries.empty());
+  ASSERT_EQ(release(holder, holder_sink->deliveries[0]).value(), v1::QUEUED);
+  // Another consumer with credit is offered it before the one that gave it back.
+  ASSERT_EQ(other_sink->deliveries.size(), 1u);
+  EXPECT_EQ(other_sink->deliveries[0].task_id(), id);
+  EXPECT_EQ(other_sink->deliveries[0].attempt(), 2u);
+  EXPECT_EQ(holder_sink->deliveries.size(), 1u);
+  EXPECT_EQ(task(id).state(), v1::STARTED);
+  EXPECT_EQ(task(id).worker(), "worker-2");
+  // The releasing consumer's credit is free again: the next task is its.
+  const std::string next = enqueue("t");
+  ASSERT_EQ(holder_sink->deliveries.size(), 2u);
+  EXPECT_EQ(holder_sink->deliveries[1].task_id(), next);
+  EXPECT_EQ(stats().in_flight(), 2u);
+}
+
+TEST_F(EngineTest, ReleaseFreesTheCreditOfAConsumerWithPrefetchOne) {
+  const std::string first = enqueue("t");
+  const std::string second = enqueue("t");
+  auto [holder, sink] = consumer(1);
+  ASSERT_EQ(sink->deliveries.size(), 1u);
+  ASSERT_EQ(release(holder, sink->deliveries[0]).value(), v1::QUEUED);
+  // No other consumer: the freed credit pulls the head of the queue, which is the
+  // released task again (its place is ahead of `second`).
+  ASSERT_EQ(sink->deliveries.size(), 2u);
+  EXPECT_EQ(sink->deliveries[1].task_id(), first);
+  EXPECT_EQ(sink->deliveries[1].attempt(), 2u);
+  EXPECT_EQ(stats().ready(), 1u);
+  EXPECT_EQ(stats().in_flight(), 1u);
+  ASSERT_EQ(release(holder, sink->deliveries[1]).value(), v1::QUEUED);
+  ASSERT_EQ(sink->deliveries.size(), 3u);
+  EXPECT_EQ(sink->deliveries[2].attempt(), 3u);
+  ASSERT_EQ(succeed(holder, sink->deliveries[2], "1").value(), v1::SUCCESS);
+  ASSERT_EQ(sink->deliveries.size(), 4u);
+  EXPECT_EQ(sink->deliveries[3].task_id(), second);
+  EXPECT_EQ(sink->deliveries[3].attempt(), 1u);
+}
+
+TEST_F(EngineTest, ReleaseOfALeaseNotHeldIsRefusedAndChangesNothing) {
+  const std::string id = enqueue("t");
+  auto [holder, holder_sink] = consumer(1);
+  auto [other, other_sink] = consumer(1);
+  const v1::Delivery delivery = holder_sink->deliveries.at(0);
+  // Another consumer's lease.
+  EXPECT_EQ(release(other, delivery).status().code(), StatusCode::kStaleLease);
+  // The right task with a wrong lease id.
+  v1::Delivery wrong_lease = delivery;
+  wrong_lease.set_lease_id(delivery.lease_id() + 1000);
+  auto stale = release(holder, wrong_lease);
+  EXPECT_EQ(stale.status().code(), StatusCode::kStaleLease);
+  EXPECT_NE(stale.status().message().find("STARTED"), std::string::npos);
+  // An unknown task.
+  v1::Delivery unknown = delivery;
+  unknown.set_task_id("no-such-task");
+  EXPECT_EQ(release(holder, unknown).status().code(), StatusCode::kNotFound);
+  // Before any consume.
+  v1::Release before;
+  before.set_task_id(id);
+  before.set_lease_id(delivery.lease_id());
+  uint64_t ticket = 0;
+  EXPECT_EQ(engine_->release(/*consumer=*/0, before, ticket).status().code(), StatusCode::kInvalidArgument);
+  // Nothing changed: the holder still has it, under the same lease.
+  v1::TaskRecord record = task(id);
+  EXPECT_EQ(record.state(), v1::STARTED);
+  EXPECT_EQ(record.lease_id(), delivery.lease_id());
+  EXPECT_EQ(record.attempts(), 1u);
+  EXPECT_TRUE(other_sink->deliveries.empty());
+  // Already completed.
+  ASSERT_EQ(succeed(holder, delivery, "1").value(), v1::SUCCESS);
+  EXPECT_EQ(release(holder, delivery).status().code(), StatusCode::kStaleLease);
+  record = task(id);
+  EXPECT_EQ(record.state(), v1::SUCCESS);
+  EXPECT_EQ(record.attempts(), 1u);
+  EXPECT_EQ(engine_->snapshot().requeued_total, 0u);
+}
+
+TEST_F(EngineTest, ReleaseOfAnExpiredLeaseIsStaleButFreesTheCredit) {
+  const std::string id = enqueue("t");
+  auto [slow, slow_sink] = consumer(1, {}, 1000);
+  const v1::Delivery first = slow_sink->deliveries.at(0);
+  clock_.advance_ms(1000);
+  engine_->run_timers();
+  EXPECT_EQ(task(id).state(), v1::QUEUED);
+  EXPECT_EQ(slow_sink->deliveries.size(), 1u);  // the expired lease still uses the credit
+  EXPECT_EQ(release(slow, first).status().code(), StatusCode::kStaleLease);
+  ASSERT_EQ(slow_sink->deliveries.size(), 2u);  // credit came back with the stale release
+  EXPECT_EQ(slow_sink->deliveries[1].task_id(), id);
+  EXPECT_EQ(slow_sink->deliveries[1].attempt(), 2u);  // the expiry counted; the release did not
+  // A second stale release of the same lease frees nothing more.
+  EXPECT_EQ(release(slow, first).status().code(), StatusCode::kStaleLease);
+  EXPECT_EQ(task(id).lease_id(), slow_sink->deliveries[1].lease_id());
+}
+
 TEST_F(EngineTest, RestartQueuesLeasedTasksAgain) {
   const std::string id = enqueue("t");
   auto [consumer_id, sink] = consumer(1);
