@@ -174,7 +174,14 @@ Result<v1::TaskState> Engine::complete(ConsumerId consumer, const v1::Complete& 
     const bool asked = request.outcome_case() == v1::Complete::kRetry;
     const v1::TaskError& error = asked ? request.retry().reason() : request.failure().error();
     *task.mutable_error() = error;
-    if (task.retries() < max_retries(task)) {
+    // A final failure skips the policy: the client retries only chosen errors.
+    const bool final = !asked && request.failure().final();
+    // The worker may bring its own retry limit for this task (bounded like the policy's).
+    uint32_t limit = max_retries(task);
+    if (asked ? request.retry().has_max_retries() : request.failure().has_max_retries()) {
+      limit = std::min(asked ? request.retry().max_retries() : request.failure().max_retries(), kMaxRetriesLimit);
+    }
+    if (!final && task.retries() < limit) {
       task.set_retries(task.retries() + 1);
       int64_t delay = asked ? request.retry().countdown_ms() : 0;
       if (delay <= 0) delay = retry_delay_ms(task.retry(), task.retries(), random_);

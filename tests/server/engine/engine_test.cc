@@ -201,6 +201,54 @@ TEST_F(EngineTest, RetryRequestUsesItsCountdownAndFailsWhenExhausted) {
   EXPECT_EQ(task(id).error().message(), "not yet");
 }
 
+TEST_F(EngineTest, FinalFailureSkipsTheRetryPolicy) {
+  const std::string id = enqueue("t", [](v1::TaskSpec& s) { s.mutable_retry()->set_max_retries(3); });
+  auto [consumer_id, sink] = consumer(1);
+  v1::Complete complete;
+  complete.set_task_id(id);
+  complete.set_lease_id(sink->deliveries.at(0).lease_id());
+  complete.mutable_failure()->mutable_error()->set_type("ZeroDivisionError");
+  complete.mutable_failure()->set_final(true);
+  uint64_t ticket = 0;
+  ASSERT_EQ(engine_->complete(consumer_id, complete, ticket).value(), v1::FAILURE);
+  EXPECT_EQ(task(id).retries(), 0u);
+  EXPECT_EQ(stats().failed(), 1u);
+}
+
+// A worker's own limit (a Python task's max_retries) replaces the enqueued policy's, both
+// ways: retries the producer never asked for, and fewer than it allowed.
+TEST_F(EngineTest, WorkerRetryLimitReplacesThePolicyLimit) {
+  const std::string id = enqueue("t");  // no retry policy: max_retries 0
+  auto [consumer_id, sink] = consumer(1);
+  auto retry = [&](const v1::Delivery& delivery, uint32_t limit) {
+    v1::Complete complete;
+    complete.set_task_id(delivery.task_id());
+    complete.set_lease_id(delivery.lease_id());
+    complete.mutable_retry()->set_countdown_ms(10);
+    complete.mutable_retry()->set_max_retries(limit);
+    uint64_t ticket = 0;
+    auto state = engine_->complete(consumer_id, complete, ticket);
+    EXPECT_TRUE(engine_->flush().ok());
+    clock_.advance_ms(10);
+    engine_->run_timers();
+    return state;
+  };
+  ASSERT_EQ(retry(sink->deliveries.at(0), 2).value(), v1::RETRY);
+  ASSERT_EQ(retry(sink->deliveries.at(1), 2).value(), v1::RETRY);
+  ASSERT_EQ(retry(sink->deliveries.at(2), 2).value(), v1::FAILURE);
+  EXPECT_EQ(task(id).retries(), 2u);
+
+  const std::string capped = enqueue("t", [](v1::TaskSpec& s) { s.mutable_retry()->set_max_retries(5); });
+  ASSERT_EQ(sink->deliveries.back().task_id(), capped);
+  v1::Complete failure;
+  failure.set_task_id(capped);
+  failure.set_lease_id(sink->deliveries.back().lease_id());
+  failure.mutable_failure()->mutable_error()->set_type("KeyError");
+  failure.mutable_failure()->set_max_retries(0);
+  uint64_t ticket = 0;
+  EXPECT_EQ(engine_->complete(consumer_id, failure, ticket).value(), v1::FAILURE);
+}
+
 TEST_F(EngineTest, CountdownTaskIsScheduledUntilDue) {
   const std::string id = enqueue("later", [](v1::TaskSpec& s) { s.set_countdown_ms(10'000); });
   EXPECT_EQ(task(id).state(), v1::SCHEDULED);
