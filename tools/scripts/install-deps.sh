@@ -11,6 +11,8 @@ packages=(
 if [[ "${1:-}" == "--with-tests" ]]; then
   # openssl: the TLS tests make their certificates with it at test time.
   packages+=(libgtest-dev libgmock-dev openssl)
+  # The Python client's tests (tests/python) and the FastAPI example's.
+  packages+=(python3 python3-protobuf python3-pytest python3-fastapi python3-uvicorn python3-httpx python3-jinja2)
 fi
 # The libFuzzer targets (cmake -DBROKERD_FUZZ=ON) need clang and its sanitizer runtimes.
 # Not in the default or test sets: CI does not build the fuzzers.

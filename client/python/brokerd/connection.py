@@ -1,0 +1,421 @@
+"""One connection to brokerd: framing, handshake, pipelined requests and server pushes.
+
+The frame is a 4-byte big-endian length and one ``brokerd.v1.Envelope`` (docs/protocol.md
+§1). A connection runs one I/O thread that reads every frame, writes what callers queued
+and pings when idle; callers on any thread (or an asyncio loop) send requests without
+blocking and get their reply through a callback, matched by request id, so any number of
+requests may be in flight at once.
+
+Thread rules: ``send``/``request``/``close`` may be called from any thread and never
+block on the network (a plain socket is written directly when it has room, otherwise the
+I/O thread writes it). Reply callbacks and push handlers run on the I/O thread: they must
+be quick and must not wait for another reply.
+"""
+from __future__ import annotations
+
+import collections
+import os
+import select
+import socket
+import ssl
+import struct
+import threading
+import time
+from typing import Callable
+
+from brokerd._wire import pb
+from brokerd.errors import BrokerError, BrokerUnavailable, ConnectionLost, error_from_wire
+from brokerd.settings import Address, Security
+
+PROTOCOL_VERSION = 1
+_HEADER = struct.Struct(">I")
+_READ_CHUNK = 256 * 1024
+# Frames from the server may carry a whole TaskRecord: accept the server's limit plus a
+# payload (protocol.md §1) and a margin.
+_DEFAULT_MAX_INBOUND = 64 * 1024 * 1024
+
+# (envelope or None, exception or None)
+ReplyCallback = Callable[["pb.Envelope | None", "BaseException | None"], None]
+
+
+def encode_frame(envelope: "pb.Envelope") -> bytes:
+    body = envelope.SerializeToString()
+    return _HEADER.pack(len(body)) + body
+
+
+def reply_error(envelope: "pb.Envelope") -> BrokerError | None:
+    """The exception an ``Error`` reply stands for, or None for any other reply."""
+    if envelope.WhichOneof("body") != "error":
+        return None
+    return error_from_wire(pb.ErrorCode.Name(envelope.error.code), envelope.error.message)
+
+
+def _tls_context(security: Security) -> ssl.SSLContext:
+    tls = security.tls
+    context = ssl.create_default_context(cafile=tls.ca_file or None)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    if tls.cert_file:
+        context.load_cert_chain(tls.cert_file, tls.key_file or None)
+    return context
+
+
+class Connection:
+    """A handshaken connection. Open one with :meth:`open`; it is not reopened: after
+    ``closed`` is set, make a new one (``brokerd.client.BrokerClient`` does)."""
+
+    def __init__(self, sock: socket.socket, hello_ok: "pb.HelloOk", *, tls: bool,
+                 on_push: Callable[["pb.Envelope"], None] | None,
+                 on_close: Callable[[BaseException], None] | None, name: str):
+        self.hello_ok = hello_ok
+        self.role = hello_ok.role
+        self._sock = sock
+        self._tls = tls
+        self._on_push = on_push
+        self._on_close = on_close
+        self._lock = threading.Lock()
+        self._pending: dict[int, ReplyCallback] = {}
+        self._next_id = 2  # 1 was the hello
+        self._outbound: collections.deque[bytes] = collections.deque()
+        self._outbound_offset = 0  # bytes of _outbound[0] already written
+        # TLS must retry a write that wanted more with the very same buffer: no gathering
+        # of further frames into it until it went through.
+        self._write_retry = False
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+        self._wake_armed = False
+        self._closing = False
+        self._close_error: BaseException | None = None
+        self.closed = threading.Event()
+        idle_ms = hello_ok.idle_timeout_ms
+        self._ping_interval = idle_ms / 3000.0 if idle_ms > 0 else None
+        self._last_send = time.monotonic()
+        sock.setblocking(False)
+        self._thread = threading.Thread(target=self._run, name=f"brokerd-io-{name}", daemon=True)
+        self._thread.start()
+
+    # ---- opening -----------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, address: Address, *, security: Security, client_name: str, timeout: float = 10.0,
+             on_push: Callable[["pb.Envelope"], None] | None = None,
+             on_close: Callable[[BaseException], None] | None = None) -> "Connection":
+        """Connects, performs TLS if configured and the handshake. Raises
+        BrokerUnavailable when the broker cannot be reached, BrokerError (e.g.
+        PERMISSION_DENIED) when it refuses the handshake."""
+        try:
+            sock = socket.create_connection((address.host, address.port), timeout=timeout)
+        except OSError as e:
+            raise BrokerUnavailable(f"cannot connect to brokerd at {address}: {e.strerror or e}") from None
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if security.tls.active:
+                context = _tls_context(security)
+                server_name = security.tls.server_name or address.host
+                sock = context.wrap_socket(sock, server_hostname=server_name)
+            hello = pb.Envelope(id=1)
+            hello.hello.protocol_version = PROTOCOL_VERSION
+            hello.hello.client_name = client_name
+            hello.hello.auth_token = security.token
+            hello.hello.hostname = socket.gethostname()
+            hello.hello.pid = os.getpid()
+            sock.sendall(encode_frame(hello))
+            reply = _read_frame_blocking(sock)
+        except ssl.SSLError as e:
+            sock.close()
+            raise BrokerUnavailable(f"TLS with brokerd at {address} failed: {e}") from None
+        except OSError as e:
+            sock.close()
+            raise BrokerUnavailable(f"handshake with brokerd at {address} failed: {e.strerror or e}") from None
+        except BaseException:
+            sock.close()
+            raise
+        error = reply_error(reply)
+        if error is not None:
+            sock.close()
+            raise error
+        if reply.WhichOneof("body") != "hello_ok":
+            sock.close()
+            raise BrokerError(f"brokerd at {address} answered the handshake with {reply.WhichOneof('body')}")
+        return cls(sock, reply.hello_ok, tls=security.tls.active, on_push=on_push, on_close=on_close,
+                   name=str(address))
+
+    # ---- sending -----------------------------------------------------------------------
+
+    def request(self, envelope: "pb.Envelope", callback: ReplyCallback | None, *, corked: bool = False) -> int:
+        """Sends ``envelope`` with a fresh request id; ``callback`` gets the reply (an
+        ``Error`` reply is passed as the envelope; use :func:`reply_error`) or, if the
+        connection breaks first, ``ConnectionLost``. Raises ConnectionLost when already
+        closed.
+
+        ``corked``: only queue the frame; the caller calls :meth:`flush` once after a run
+        of requests, so that they leave in one write instead of one system call each."""
+        frame_envelope = envelope
+        with self._lock:
+            if self._closing:
+                raise ConnectionLost(self._closed_message())
+            request_id = self._next_id
+            self._next_id += 1
+            frame_envelope.id = request_id
+            if callback is not None:
+                self._pending[request_id] = callback
+            if corked:
+                self._outbound.append(encode_frame(frame_envelope))
+            else:
+                self._queue_locked(encode_frame(frame_envelope))
+        return request_id
+
+    def flush(self) -> None:
+        """Writes what corked requests queued (what does not fit now, the I/O thread does)."""
+        with self._lock:
+            if not self._outbound or self._closing:
+                return
+            if self._tls or self._outbound_offset:
+                self._wake_locked()
+                return
+            frame = b"".join(self._outbound) if len(self._outbound) > 1 else self._outbound[0]
+            self._outbound.clear()
+            self._last_send = time.monotonic()
+            try:
+                written = self._sock.send(frame)
+            except (BlockingIOError, InterruptedError, OSError):
+                written = 0
+            if written < len(frame):
+                self._outbound.append(frame)
+                self._outbound_offset = written
+                self._wake_locked()
+
+    def forget(self, request_id: int) -> None:
+        """Drops the callback of a request whose caller stopped waiting."""
+        with self._lock:
+            self._pending.pop(request_id, None)
+
+    def _queue_locked(self, frame: bytes) -> None:
+        self._last_send = time.monotonic()
+        if not self._outbound and not self._tls:
+            # Fast path: a non-blocking write straight away; the rest, if any, to the
+            # I/O thread. (With TLS only the I/O thread touches the socket.)
+            try:
+                written = self._sock.send(frame)
+            except (BlockingIOError, InterruptedError):
+                written = 0
+            except OSError:
+                written = 0  # the I/O thread sees the error on its next read
+            if written == len(frame):
+                return
+            self._outbound.append(frame)
+            self._outbound_offset = written
+        else:
+            self._outbound.append(frame)
+        self._wake_locked()
+
+    def _wake_locked(self) -> None:
+        if not self._wake_armed:
+            self._wake_armed = True
+            try:
+                os.write(self._wake_w, b"w")
+            except BlockingIOError:
+                pass
+
+    def close(self, error: BaseException | None = None) -> None:
+        """Closes the connection (after writing what is queued); pending requests fail
+        with ConnectionLost. Does not wait; ``closed`` is set when done."""
+        with self._lock:
+            if self._closing:
+                return
+            self._closing = True
+            self._close_error = error
+            self._wake_locked()
+
+    @property
+    def in_flight(self) -> int:
+        with self._lock:
+            return len(self._pending)
+
+    def _closed_message(self) -> str:
+        if self._close_error is not None:
+            return f"connection to brokerd closed: {self._close_error}"
+        return "connection to brokerd closed"
+
+    # ---- the I/O thread ----------------------------------------------------------------
+
+    def _run(self) -> None:
+        poller = select.poll()
+        fd = self._sock.fileno()
+        poller.register(self._wake_r, select.POLLIN)
+        buffer = bytearray()
+        error: BaseException | None = None
+        try:
+            while True:
+                with self._lock:
+                    want_write = bool(self._outbound)
+                    closing = self._closing
+                if closing and not want_write:
+                    break
+                poller.register(fd, select.POLLIN | (select.POLLOUT if want_write else 0))
+                timeout_ms = None
+                if self._ping_interval is not None:
+                    due = self._last_send + self._ping_interval - time.monotonic()
+                    timeout_ms = max(0, int(due * 1000) + 1)
+                    if due <= 0:
+                        self._send_ping()
+                        continue
+                if self._tls and self._sock.pending():
+                    events = [(fd, select.POLLIN)]
+                else:
+                    events = poller.poll(timeout_ms)
+                for ready_fd, mask in events:
+                    if ready_fd == self._wake_r:
+                        self._drain_wake()
+                        continue
+                    if mask & (select.POLLIN | select.POLLERR | select.POLLHUP):
+                        if not self._read_available(buffer):
+                            raise ConnectionLost("brokerd closed the connection")
+                    if mask & select.POLLOUT:
+                        self._write_some()
+        except BrokerError as e:
+            error = e
+        except (OSError, ValueError) as e:
+            error = ConnectionLost(f"connection to brokerd failed: {e}")
+        finally:
+            self._finish(error)
+
+    def _send_ping(self) -> None:
+        ping = pb.Envelope()
+        ping.ping.payload = b"keepalive"
+        with self._lock:
+            if self._closing:
+                return
+            ping.id = self._next_id
+            self._next_id += 1
+            self._queue_locked(encode_frame(ping))
+
+    def _drain_wake(self) -> None:
+        # Empty the pipe first, then disarm: a frame queued before the disarm is seen by
+        # the loop's next look at the queue, one queued after it writes a new wake-up.
+        try:
+            while os.read(self._wake_r, 4096):
+                pass
+        except BlockingIOError:
+            pass
+        with self._lock:
+            self._wake_armed = False
+
+    def _read_available(self, buffer: bytearray) -> bool:
+        """Reads what the socket has and dispatches whole frames; False on EOF."""
+        while True:
+            try:
+                chunk = self._sock.recv(_READ_CHUNK)
+            except (BlockingIOError, ssl.SSLWantReadError, InterruptedError):
+                return True
+            except ssl.SSLWantWriteError:
+                return True
+            if not chunk:
+                return False
+            buffer += chunk
+            self._dispatch_frames(buffer)
+            if len(chunk) < _READ_CHUNK and not (self._tls and self._sock.pending()):
+                return True
+
+    def _dispatch_frames(self, buffer: bytearray) -> None:
+        offset = 0
+        end = len(buffer)
+        view = memoryview(buffer)
+        try:
+            while end - offset >= 4:
+                (length,) = _HEADER.unpack_from(buffer, offset)
+                if length > _DEFAULT_MAX_INBOUND:
+                    raise ConnectionLost(f"brokerd sent a frame of {length} bytes, more than this client accepts")
+                if end - offset - 4 < length:
+                    break
+                envelope = pb.Envelope.FromString(view[offset + 4:offset + 4 + length])
+                offset += 4 + length
+                self._dispatch(envelope)
+        finally:
+            view.release()
+            del buffer[:offset]
+
+    def _dispatch(self, envelope: "pb.Envelope") -> None:
+        if envelope.id != 0:
+            with self._lock:
+                callback = self._pending.pop(envelope.id, None)
+            if callback is not None:
+                callback(envelope, None)
+            return
+        if envelope.WhichOneof("body") == "error":
+            # A connection-level error: the server closes after it (protocol.md §12).
+            raise reply_error(envelope)
+        if self._on_push is not None:
+            self._on_push(envelope)
+
+    def _write_some(self) -> None:
+        # Under the lock: sends are non-blocking, and callers on other threads (the
+        # fast path, flush) touch the same queue and socket.
+        with self._lock:
+            while self._outbound:
+                offset = self._outbound_offset
+                # Gather small frames into one write (not while TLS retries a write).
+                if offset == 0 and len(self._outbound) > 1 and not self._write_retry:
+                    joined = b"".join(self._outbound)
+                    self._outbound.clear()
+                    self._outbound.append(joined)
+                frame = self._outbound[0]
+                try:
+                    written = self._sock.send(memoryview(frame)[offset:])
+                except (BlockingIOError, ssl.SSLWantWriteError, ssl.SSLWantReadError, InterruptedError):
+                    self._write_retry = True
+                    return
+                self._write_retry = False
+                if offset + written >= len(frame):
+                    self._outbound.popleft()
+                    self._outbound_offset = 0
+                else:
+                    self._outbound_offset = offset + written
+                    return
+
+    def _finish(self, error: BaseException | None) -> None:
+        with self._lock:
+            self._closing = True
+            if error is None:
+                error = self._close_error or ConnectionLost("connection to brokerd closed")
+            elif self._close_error is None:
+                self._close_error = error
+            pending = list(self._pending.values())
+            self._pending.clear()
+            self._outbound.clear()
+        try:
+            self._sock.close()
+        except OSError:
+            pass
+        os.close(self._wake_r)
+        os.close(self._wake_w)
+        lost = error if isinstance(error, ConnectionLost) else ConnectionLost(str(error))
+        for callback in pending:
+            try:
+                callback(None, lost)
+            except Exception:  # a caller's callback must not stop the others
+                pass
+        self.closed.set()
+        if self._on_close is not None:
+            self._on_close(error)
+
+
+def _read_frame_blocking(sock: socket.socket) -> "pb.Envelope":
+    header = _recv_exactly(sock, 4)
+    (length,) = _HEADER.unpack(header)
+    if length > _DEFAULT_MAX_INBOUND:
+        raise ConnectionLost(f"brokerd sent a frame of {length} bytes")
+    return pb.Envelope.FromString(_recv_exactly(sock, length))
+
+
+def _recv_exactly(sock: socket.socket, count: int) -> bytes:
+    data = bytearray()
+    while len(data) < count:
+        chunk = sock.recv(count - len(data))
+        if not chunk:
+            raise ConnectionLost("brokerd closed the connection during the handshake")
+        data += chunk
+    return bytes(data)
+
+
+__all__ = ["Connection", "encode_frame", "reply_error", "PROTOCOL_VERSION"]

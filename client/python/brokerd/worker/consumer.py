@@ -1,0 +1,537 @@
+"""The worker's main loop: one connection to the broker, a pool that runs the tasks.
+
+Everything that changes the worker's state happens on the main thread, in one loop
+driven by a selector: deliveries and replies from the connection's I/O thread and
+outcomes from pool threads arrive through an inbox and a wake-up pipe (which is also the
+signal wake-up fd); prefork children report through their own pipes and exit sentinels.
+
+The rules it keeps (docs/python.md, "The worker"):
+- at most ``prefetch`` deliveries held (the broker enforces it); they run in delivery
+  order, one per free pool slot;
+- every held lease is heartbeated, naming its task, every ``lease_ms / 3``; a task the
+  broker reports lost (heartbeat ``lost_task_ids``) or revoked (``RevokeNotice``) has its
+  outcome dropped, and a lost one that had not started is released to free its credit;
+- a task id never runs twice inside this worker at once: a redelivery of an id still
+  running here (its old lease lost, e.g. across a broker restart) waits for that run;
+- a pool process that dies mid-task is replaced and its task released back to the queue;
+- the connection is reopened by itself, with backoff, when it breaks;
+- SIGTERM or SIGINT: warm shutdown (stop taking work, give back what has not started,
+  finish and report what runs); a second one: cold (kill the pool, close at once; the
+  broker requeues everything held).
+"""
+from __future__ import annotations
+
+import collections
+import enum
+import logging
+import os
+import selectors
+import signal
+import threading
+import time
+
+from brokerd._wire import pb
+from brokerd.connection import Connection, reply_error
+from brokerd.errors import BrokerError, BrokerUnavailable
+from brokerd.worker.execution import Job
+
+logger = logging.getLogger("brokerd.worker")
+
+_RECONNECT_FIRST_S = 0.1
+_RECONNECT_MAX_S = 5.0
+# Heartbeats go out this often while the lease length is not known yet.
+_DEFAULT_LEASE_MS = 30_000
+_LOG_RESULT_CHARS = 1000
+
+
+class LeaseState(enum.Enum):
+    BUFFERED = "buffered"    # delivered, not started
+    RUNNING = "running"
+    LOST = "lost"            # the broker gave it away (or the connection broke): drop outcome
+    REVOKED = "revoked"      # an operator revoked it: drop outcome, nothing to report
+
+
+class HeldLease:
+    __slots__ = ("job", "state", "connection", "received")
+
+    def __init__(self, job: Job, connection: Connection):
+        self.job = job
+        self.state = LeaseState.BUFFERED
+        self.connection = connection  # the lease is only valid on the connection that got it
+        self.received = time.monotonic()
+
+
+class Phase(enum.Enum):
+    RUNNING = 1
+    WARM = 2   # draining: no new work, finishing what runs
+    COLD = 3
+
+
+class WorkerLoop:
+    def __init__(self, app, pool, *, queues: list[str], prefetch: int, hostname: str, lease_ms: int = 0):
+        self.app = app
+        self.pool = pool
+        self.queues = queues
+        self.prefetch = prefetch
+        self.hostname = hostname
+        self.requested_lease_ms = lease_ms
+        self.lease_ms = lease_ms or _DEFAULT_LEASE_MS
+
+        self._selector = selectors.DefaultSelector()
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+        self._inbox: collections.deque = collections.deque()
+        self._wake_pending = False
+        self._to_flush: set[Connection] = set()  # connections with corked requests
+
+        self._connection: Connection | None = None
+        self._connecting = False
+        self._held: dict[int, HeldLease] = {}          # lease_id -> lease
+        self._buffer: collections.deque[int] = collections.deque()  # lease ids, delivery order
+        self._running_tasks: dict[str, int] = {}        # task_id -> lease_id running in the pool
+        self._replies_outstanding = 0                   # Complete/Release sent, reply not yet in
+        self._next_heartbeat = 0.0
+        self._phase = Phase.RUNNING
+        self._signals = 0
+        self.completed = 0
+        self.failed = 0
+
+    # ---- cross-thread input ---------------------------------------------------------------
+
+    def post(self, event: tuple) -> None:
+        """Called from any thread: queue an event for the main loop and wake it (one
+        wake-up per batch: the loop clears the flag before it empties the inbox)."""
+        self._inbox.append(event)
+        if not self._wake_pending:
+            self._wake_pending = True
+            try:
+                os.write(self._wake_w, b"e")
+            except BlockingIOError:
+                pass  # the pipe is full of wake-ups already
+
+    def _on_push(self, connection: Connection, envelope: pb.Envelope) -> None:
+        self.post(("push", connection, envelope))
+
+    # ---- running ---------------------------------------------------------------------------
+
+    def run(self) -> int:
+        self._selector.register(self._wake_r, selectors.EVENT_READ, ("wake", None))
+        previous_wakeup = signal.set_wakeup_fd(self._wake_w)
+        handlers = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            self.pool.start(self._selector, self.post)
+            self._start_connecting()
+            while not self._finished():
+                timeout = max(0.0, self._next_heartbeat - time.monotonic()) if self._held else None
+                for key, _ in self._selector.select(timeout):
+                    tag, slot = key.data
+                    if tag == "wake":
+                        self._drain_wake()
+                    else:
+                        for event in self.pool.on_ready(tag, slot):
+                            self._handle(event)
+                while self._inbox:
+                    self._handle(self._inbox.popleft())
+                self._heartbeat_if_due()
+                self._dispatch()
+                self._flush()
+        finally:
+            for sig, handler in handlers.items():
+                signal.signal(sig, handler)
+            signal.set_wakeup_fd(previous_wakeup)
+            self._close()
+        return 0 if self._phase is not Phase.COLD else 1
+
+    def _finished(self) -> bool:
+        return self._phase is Phase.COLD or (self._phase is Phase.WARM and self._drained())
+
+    def _drained(self) -> bool:
+        return not self._running_tasks and (self._replies_outstanding == 0 or not self._connected())
+
+    def _connected(self) -> bool:
+        return self._connection is not None and not self._connection.closed.is_set()
+
+    def _drain_wake(self) -> None:
+        # Empty the pipe, then clear the flag, then (in run) empty the inbox: an event
+        # posted before the clear is in the inbox, one posted after writes a new wake-up.
+        try:
+            while os.read(self._wake_r, 4096):
+                pass
+        except BlockingIOError:
+            pass
+        self._wake_pending = False
+
+    def _on_signal(self, signum, frame) -> None:
+        # Runs on the main thread between two steps of the loop: only note it.
+        self._signals += 1
+        self._inbox.append(("signal", signum))
+
+    def _close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()
+            connection.closed.wait(5)
+        self.pool.stop(cold=self._phase is Phase.COLD)
+        self._selector.close()
+        os.close(self._wake_r)
+        os.close(self._wake_w)
+
+    # ---- events ----------------------------------------------------------------------------
+
+    def _handle(self, event: tuple) -> None:
+        kind = event[0]
+        if kind == "push":
+            self._on_push_frame(event[1], event[2])
+        elif kind == "done":
+            self._on_done(event[1], event[2], event[3])
+        elif kind == "died":
+            self._on_died(event[1], event[2], event[3])
+        elif kind == "reply":
+            self._replies_outstanding = max(0, self._replies_outstanding - 1)
+            self._on_outcome_reply(*event[1:])
+        elif kind == "heartbeat_ok":
+            self._on_heartbeat_reply(event[1], event[2])
+        elif kind == "connected":
+            self._on_connected(event[1])
+        elif kind == "connect_failed":
+            self._connecting = False
+            logger.error("%s", event[1])
+            self._phase = Phase.COLD
+        elif kind == "disconnected":
+            self._on_disconnected(event[1], event[2])
+        elif kind == "signal":
+            self._on_shutdown_signal(event[1])
+
+    def _on_shutdown_signal(self, signum: int) -> None:
+        name = signal.Signals(signum).name
+        if self._phase is Phase.RUNNING:
+            logger.warning("worker: Warm shutdown (%s): finishing %d running task(s); "
+                           "send it again for a cold shutdown", name, len(self._running_tasks))
+            self._phase = Phase.WARM
+            self._stop_consuming()
+        else:
+            logger.warning("worker: Cold shutdown (%s): abandoning %d running task(s) "
+                           "(the broker queues them again)", name, len(self._running_tasks))
+            self._phase = Phase.COLD
+            self.pool.stop(cold=True)
+
+    # ---- the connection ----------------------------------------------------------------------
+
+    def _start_connecting(self) -> None:
+        if self._connecting or self._phase is not Phase.RUNNING:
+            return
+        self._connecting = True
+        threading.Thread(target=self._connect_loop, name="brokerd-connect", daemon=True).start()
+
+    def _connect_loop(self) -> None:
+        delay = _RECONNECT_FIRST_S
+        announced = False
+        while self._phase is Phase.RUNNING:
+            holder: dict = {}
+
+            def on_push(envelope, holder=holder):
+                self._on_push(holder["connection"], envelope)
+
+            def on_close(error, holder=holder):
+                self.post(("disconnected", holder.get("connection"), error))
+
+            try:
+                connection = Connection.open(self.app.address, security=self.app.security,
+                                             client_name=self.hostname, on_push=on_push, on_close=on_close)
+            except BrokerUnavailable as e:
+                if not announced:
+                    logger.error("consumer: Cannot connect to brokerd at %s: %s. Trying again...",
+                                 self.app.address, e)
+                    announced = True
+                time.sleep(delay)
+                delay = min(delay * 2, _RECONNECT_MAX_S)
+                continue
+            except BrokerError as e:  # refused: a bad token or role; retrying will not help
+                self.post(("connect_failed", f"consumer: brokerd at {self.app.address} refused the worker: {e}"))
+                return
+            holder["connection"] = connection
+            self.post(("connected", connection))
+            return
+
+    def _on_connected(self, connection: Connection) -> None:
+        self._connecting = False
+        if self._phase is not Phase.RUNNING:
+            connection.close()
+            return
+        self._connection = connection
+        logger.info("Connected to brokerd://%s (role %s)", self.app.address, connection.role or "admin")
+        envelope = pb.Envelope()
+        envelope.consume.queues.extend(self.queues)
+        envelope.consume.prefetch = self.prefetch
+        envelope.consume.lease_ms = self.requested_lease_ms
+
+        def on_reply(reply, error):
+            if reply is not None and reply.WhichOneof("body") == "consume_ok":
+                self.lease_ms = reply.consume_ok.lease_ms or self.lease_ms
+            elif reply is not None:
+                logger.error("consumer: brokerd refused to deliver: %s", reply_error(reply))
+
+        connection.request(envelope, on_reply)
+        self._next_heartbeat = time.monotonic() + self.lease_ms / 3000
+
+    def _on_disconnected(self, connection: Connection | None, error) -> None:
+        if connection is not None and connection is not self._connection:
+            return  # an older connection's late notice
+        self._connection = None
+        # Every lease died with the connection: the broker queues the tasks again. What
+        # runs goes on, but its outcome cannot be reported (a redelivery runs it again).
+        dropped = 0
+        for lease_id in list(self._held):
+            held = self._held[lease_id]
+            if held.state is LeaseState.RUNNING:
+                held.state = LeaseState.LOST
+            elif held.state is LeaseState.BUFFERED:
+                del self._held[lease_id]
+                dropped += 1
+        self._buffer.clear()
+        self._replies_outstanding = 0
+        if self._phase is Phase.RUNNING:
+            logger.warning("consumer: Connection to brokerd lost (%s); %d unstarted task(s) go back to the "
+                           "queue. Reconnecting...", error, dropped)
+            self._start_connecting()
+
+    def _send(self, envelope: pb.Envelope, held: HeldLease | None = None, counted: bool = True) -> bool:
+        """Queues a request on the lease's connection (or the current one); it leaves with
+        the others of this loop turn in one write (``_flush``)."""
+        connection = held.connection if held is not None else self._connection
+        if connection is None or connection.closed.is_set():
+            return False
+
+        def on_reply(reply, error):
+            self.post(("reply", envelope, reply, error))
+
+        try:
+            connection.request(envelope, on_reply if counted else None, corked=True)
+        except BrokerError:
+            return False
+        self._to_flush.add(connection)
+        if counted:
+            self._replies_outstanding += 1
+        return True
+
+    def _flush(self) -> None:
+        connections, self._to_flush = self._to_flush, set()
+        for connection in connections:
+            connection.flush()
+
+    # ---- deliveries --------------------------------------------------------------------------
+
+    def _on_push_frame(self, connection: Connection, envelope: pb.Envelope) -> None:
+        kind = envelope.WhichOneof("body")
+        if kind == "delivery":
+            self._on_delivery(connection, envelope.delivery)
+        elif kind == "revoke_notice":
+            self._on_revoked(envelope.revoke_notice.task_id, envelope.revoke_notice.lease_id)
+
+    def _on_delivery(self, connection: Connection, delivery: pb.Delivery) -> None:
+        job = Job(delivery.lease_id, delivery.task_id, delivery.name, delivery.args_json, delivery.kwargs_json,
+                  delivery.queue, delivery.attempt, delivery.retries, delivery.max_retries, delivery.priority,
+                  self.hostname)
+        held = HeldLease(job, connection)
+        if connection is not self._connection:
+            return  # from a connection already given up: that lease is void
+        self._held[job.lease_id] = held
+        if self._phase is not Phase.RUNNING:
+            self._release(held, "shutting down")
+            return
+        logger.info("Task %s[%s] received", job.name, job.task_id)
+        self._buffer.append(job.lease_id)
+
+    def _on_revoked(self, task_id: str, lease_id: int) -> None:
+        held = self._held.get(lease_id)
+        if held is None:
+            return
+        logger.info("Discarding revoked task: %s[%s]", held.job.name, task_id)
+        if held.state is LeaseState.BUFFERED:
+            del self._held[lease_id]
+            self._remove_from_buffer(lease_id)
+        else:
+            held.state = LeaseState.REVOKED  # the broker freed its credit; report nothing
+
+    def _remove_from_buffer(self, lease_id: int) -> None:
+        try:
+            self._buffer.remove(lease_id)
+        except ValueError:
+            pass
+
+    def _dispatch(self) -> None:
+        if self._phase is Phase.COLD or not self._buffer:
+            return
+        free = [slot for slot in self.pool.slots if not slot.busy and not slot.dead]
+        if not free:
+            return
+        waiting = collections.deque()
+        while free and self._buffer:
+            lease_id = self._buffer.popleft()
+            held = self._held.get(lease_id)
+            if held is None or held.state is not LeaseState.BUFFERED:
+                continue
+            if held.job.task_id in self._running_tasks:
+                waiting.append(lease_id)  # an earlier run of this id is still going here
+                continue
+            slot = free.pop(0)
+            held.state = LeaseState.RUNNING
+            self._running_tasks[held.job.task_id] = lease_id
+            self.pool.submit(slot, held.job)
+        waiting.extend(self._buffer)
+        self._buffer = waiting
+
+    # ---- outcomes ----------------------------------------------------------------------------
+
+    def _on_done(self, slot, job: Job, outcome: tuple) -> None:
+        slot.job = None
+        held = self._finish_run(job)
+        kind = outcome[0]
+        if held is None or held.state is not LeaseState.RUNNING:
+            why = "revoked" if held is not None and held.state is LeaseState.REVOKED else "its lease was lost"
+            logger.warning("Task %s[%s] finished but %s: outcome dropped (the broker has given it to "
+                           "another run)", job.name, job.task_id, why)
+            if held is not None and held.state is LeaseState.LOST:
+                self._release(held, None)  # frees the credit of an expired lease; answered STALE_LEASE
+            return
+        envelope = pb.Envelope()
+        complete = envelope.complete
+        complete.task_id = job.task_id
+        complete.lease_id = job.lease_id
+        if kind == "success":
+            _, result_json, runtime = outcome
+            complete.success.result_json = result_json
+            self.completed += 1
+            logger.info("Task %s[%s] succeeded in %.6fs: %s", job.name, job.task_id, runtime,
+                        _shorten(result_json))
+        elif kind == "retry":
+            _, countdown_ms, error_type, message, traceback, runtime, max_retries = outcome
+            complete.retry.countdown_ms = countdown_ms
+            if max_retries is not None:
+                complete.retry.max_retries = max_retries
+            _fill_error(complete.retry.reason, error_type, message, traceback)
+            when = f"in {countdown_ms / 1000:g}s" if countdown_ms else "after the retry backoff"
+            logger.info("Task %s[%s] retry: Retry %s: %s: %s", job.name, job.task_id, when, error_type, message)
+        else:
+            _, error_type, message, traceback, final, runtime, max_retries = outcome
+            _fill_error(complete.failure.error, error_type, message, traceback)
+            complete.failure.final = final
+            if max_retries is not None and not final:
+                complete.failure.max_retries = max_retries
+            self.failed += 1
+            logger.error("Task %s[%s] raised unexpected: %s: %s\n%s", job.name, job.task_id, error_type,
+                         message, traceback.rstrip() or "(no traceback)")
+        if not self._send(envelope, held):
+            logger.warning("Task %s[%s]: outcome not reported, the connection it came on is gone; "
+                           "the broker runs it again", job.name, job.task_id)
+
+    def _on_died(self, slot, job: Job | None, description: str) -> None:
+        if job is None:
+            logger.error("Pool process %s while idle; starting another", description)
+        else:
+            held = self._finish_run(job)
+            logger.error("Pool process %s while running task %s[%s]; the task goes back to the queue",
+                         description, job.name, job.task_id)
+            if held is not None and held.state in (LeaseState.RUNNING, LeaseState.LOST):
+                self._release(held, None)
+        if self._phase is not Phase.COLD:
+            self.pool.respawn(slot)
+
+    def _finish_run(self, job: Job) -> HeldLease | None:
+        if self._running_tasks.get(job.task_id) == job.lease_id:
+            del self._running_tasks[job.task_id]
+        return self._held.pop(job.lease_id, None)
+
+    def _release(self, held: HeldLease, why: str | None) -> None:
+        self._held.pop(held.job.lease_id, None)
+        self._remove_from_buffer(held.job.lease_id)
+        if why:
+            logger.info("Task %s[%s] given back to the queue (%s)", held.job.name, held.job.task_id, why)
+        envelope = pb.Envelope()
+        envelope.release.task_id = held.job.task_id
+        envelope.release.lease_id = held.job.lease_id
+        self._send(envelope, held)
+
+    def _on_outcome_reply(self, envelope: pb.Envelope, reply, error) -> None:
+        if error is not None or reply is None:
+            return  # the connection broke: the broker requeued the task
+        refusal = reply_error(reply)
+        if refusal is None:
+            return
+        body = envelope.WhichOneof("body")
+        message = getattr(envelope, body)
+        if refusal.code == "STALE_LEASE":
+            if body == "complete":
+                logger.warning("Task %s: outcome dropped by the broker: %s", message.task_id, refusal)
+            return  # expected for a release of a lease the broker had already taken back
+        logger.error("brokerd refused %s for task %s: %s", body, message.task_id, refusal)
+
+    # ---- heartbeats --------------------------------------------------------------------------
+
+    def _heartbeat_if_due(self) -> None:
+        now = time.monotonic()
+        if now < self._next_heartbeat:
+            return
+        self._next_heartbeat = now + self.lease_ms / 3000
+        if not self._connected():
+            return
+        leases = {lease_id: held.job.task_id for lease_id, held in self._held.items()
+                  if held.state in (LeaseState.BUFFERED, LeaseState.RUNNING)
+                  and held.connection is self._connection}
+        if not leases:
+            return
+        envelope = pb.Envelope()
+        envelope.heartbeat.task_ids.extend(sorted(set(leases.values())))
+
+        def on_reply(reply, error):
+            if reply is not None:
+                self.post(("heartbeat_ok", leases, reply))
+
+        try:
+            self._connection.request(envelope, on_reply)
+        except BrokerError:
+            pass
+
+    def _on_heartbeat_reply(self, leases: dict[int, str], reply: pb.Envelope) -> None:
+        refusal = reply_error(reply)
+        if refusal is not None:
+            logger.error("brokerd refused a heartbeat: %s", refusal)
+            return
+        lost = set(reply.heartbeat_ok.lost_task_ids)
+        for lease_id, task_id in leases.items():
+            held = self._held.get(lease_id)
+            if task_id not in lost or held is None:
+                continue
+            if held.state is LeaseState.BUFFERED:
+                logger.warning("Task %s[%s]: lease lost before it started; dropped", held.job.name, task_id)
+                self._release(held, None)
+            elif held.state is LeaseState.RUNNING:
+                logger.warning("Task %s[%s]: lease lost while running; its outcome will be dropped",
+                               held.job.name, task_id)
+                held.state = LeaseState.LOST
+
+    # ---- shutdown ------------------------------------------------------------------------------
+
+    def _stop_consuming(self) -> None:
+        if self._connected():
+            envelope = pb.Envelope()
+            envelope.consume.queues.extend(self.queues)
+            envelope.consume.prefetch = 0  # pause: nothing more is delivered
+            envelope.consume.lease_ms = self.requested_lease_ms
+            self._send(envelope, counted=False)
+        for lease_id in list(self._buffer):
+            held = self._held.get(lease_id)
+            if held is not None and held.state is LeaseState.BUFFERED:
+                self._release(held, "warm shutdown")
+        self._buffer.clear()
+
+
+def _fill_error(error: pb.TaskError, error_type: str, message: str, traceback: str) -> None:
+    error.type = error_type
+    error.message = message
+    error.traceback = traceback
+
+
+def _shorten(text: str) -> str:
+    return text if len(text) <= _LOG_RESULT_CHARS else text[:_LOG_RESULT_CHARS] + "..."

@@ -1,0 +1,196 @@
+"""The pools that run jobs: prefork processes (the default: CPU-bound Python tasks use
+every core) and threads (I/O-bound tasks, or code that cannot fork).
+
+Both have the same shape for the worker's main loop: ``slots``, each running at most one
+job; ``submit(slot, job)``; and events reported back as ``("done", slot, outcome)`` or
+``("died", slot, description)``. The process pool reports through the selector of the
+main loop (a child's pipe and its exit sentinel); the thread pool through ``post``.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import queue
+import selectors
+import threading
+import time
+from typing import Callable
+
+from brokerd.worker.execution import Job, run_job
+
+# A child that dies this soon after its start without having run anything makes the
+# next start wait, doubling up to the maximum: a broken import must not spin a core.
+_RESPAWN_PAUSE_MIN_S = 0.1
+_RESPAWN_PAUSE_MAX_S = 5.0
+
+
+class Slot:
+    def __init__(self, index: int):
+        self.index = index
+        self.job: Job | None = None
+        self.started = 0.0  # monotonic start of the current job
+        self.dead = False   # its process exited and is not replaced yet
+
+    @property
+    def busy(self) -> bool:
+        return self.job is not None
+
+
+class ProcessSlot(Slot):
+    def __init__(self, index: int):
+        super().__init__(index)
+        self.process = None
+        self.connection = None
+        self.spawned = 0.0
+        self.ran_anything = False
+
+
+class ProcessPool:
+    kind = "prefork"
+
+    def __init__(self, app_spec: str, concurrency: int, loglevel: str, logfile: str | None,
+                 preload: list[str]):
+        self._context = multiprocessing.get_context("forkserver")
+        # Children fork from a server that imported the task module once, before any of
+        # the worker's threads existed.
+        self._context.set_forkserver_preload(["brokerd.worker.child", *preload])
+        self._app_spec = app_spec
+        self._loglevel = loglevel
+        self._logfile = logfile
+        self.slots = [ProcessSlot(i + 1) for i in range(concurrency)]
+        self._selector: selectors.BaseSelector | None = None
+        self._respawn_pause = _RESPAWN_PAUSE_MIN_S
+
+    def start(self, selector: selectors.BaseSelector, post: Callable) -> None:
+        self._selector = selector
+        for slot in self.slots:
+            self._spawn(slot)
+
+    def _spawn(self, slot: ProcessSlot) -> None:
+        from brokerd.worker.child import child_main
+        parent_end, child_end = self._context.Pipe()
+        process = self._context.Process(target=child_main, name=f"ForkPoolWorker-{slot.index}",
+                                        args=(self._app_spec, child_end, self._loglevel, self._logfile),
+                                        daemon=True)
+        process.start()
+        child_end.close()
+        slot.process, slot.connection = process, parent_end
+        slot.spawned = time.monotonic()
+        slot.ran_anything = False
+        slot.dead = False
+        self._selector.register(parent_end, selectors.EVENT_READ, ("result", slot))
+        self._selector.register(process.sentinel, selectors.EVENT_READ, ("exit", slot))
+
+    def describe(self, slot: ProcessSlot) -> str:
+        return f"{slot.process.name} (pid {slot.process.pid})"
+
+    def submit(self, slot: ProcessSlot, job: Job) -> None:
+        slot.job = job
+        slot.started = time.monotonic()
+        slot.ran_anything = True
+        try:
+            slot.connection.send(job)
+        except OSError:
+            pass  # the child is gone: its exit sentinel reports it
+
+    def on_ready(self, tag: str, slot: ProcessSlot) -> list[tuple]:
+        """Handles a readable pipe or sentinel; returns the events it stands for."""
+        if tag == "result":
+            try:
+                outcome = slot.connection.recv()
+            except (EOFError, OSError):
+                self._selector.unregister(slot.connection)
+                return []  # the sentinel follows
+            job, slot.job = slot.job, None
+            return [("done", slot, job, outcome)]
+        slot.dead = True
+        slot.process.join(timeout=1)
+        code = slot.process.exitcode
+        description = f"{slot.process.name} (pid {slot.process.pid}) exited with " + (
+            f"signal {-code}" if code is not None and code < 0 else f"exit code {code}")
+        for registered in (slot.connection, slot.process.sentinel):
+            try:
+                self._selector.unregister(registered)
+            except (KeyError, ValueError):
+                pass
+        slot.connection.close()
+        job, slot.job = slot.job, None
+        quick_death = not slot.ran_anything and time.monotonic() - slot.spawned < 1.0
+        if quick_death:
+            time.sleep(self._respawn_pause)
+            self._respawn_pause = min(self._respawn_pause * 2, _RESPAWN_PAUSE_MAX_S)
+        else:
+            self._respawn_pause = _RESPAWN_PAUSE_MIN_S
+        return [("died", slot, job, description)]
+
+    def respawn(self, slot: ProcessSlot) -> None:
+        self._spawn(slot)
+
+    def kill(self, slot: ProcessSlot) -> None:
+        if slot.process is not None and slot.process.is_alive():
+            slot.process.kill()
+
+    def stop(self, cold: bool) -> None:
+        """Warm: children finish their job and exit when their pipe closes. Cold: killed."""
+        for slot in self.slots:
+            if slot.process is None:
+                continue
+            if cold:
+                slot.process.kill()
+            try:
+                slot.connection.close()
+            except OSError:
+                pass
+        for slot in self.slots:
+            if slot.process is not None:
+                slot.process.join(timeout=None if not cold else 5)
+
+
+class ThreadPool:
+    kind = "threads"
+
+    def __init__(self, app, concurrency: int):
+        self._app = app
+        self.slots = [Slot(i + 1) for i in range(concurrency)]
+        self._jobs: list[queue.SimpleQueue] = [queue.SimpleQueue() for _ in self.slots]
+        self._threads: list[threading.Thread] = []
+        self._post: Callable | None = None
+
+    def start(self, selector, post: Callable) -> None:
+        self._post = post
+        for slot, jobs in zip(self.slots, self._jobs):
+            thread = threading.Thread(target=self._run, args=(slot, jobs), name=f"PoolThread-{slot.index}",
+                                      daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def describe(self, slot: Slot) -> str:
+        return f"PoolThread-{slot.index}"
+
+    def _run(self, slot: Slot, jobs: queue.SimpleQueue) -> None:
+        while True:
+            job = jobs.get()
+            if job is None:
+                return
+            outcome = run_job(self._app, job)
+            self._post(("done", slot, job, outcome))
+
+    def submit(self, slot: Slot, job: Job) -> None:
+        slot.job = job
+        slot.started = time.monotonic()
+        self._jobs[slot.index - 1].put(job)
+
+    def on_ready(self, tag, slot) -> list[tuple]:
+        return []
+
+    def respawn(self, slot) -> None:
+        pass
+
+    def kill(self, slot) -> None:
+        pass  # threads cannot be killed; a hung task keeps its thread
+
+    def stop(self, cold: bool) -> None:
+        for jobs in self._jobs:
+            jobs.put(None)
+        if not cold:
+            for thread in self._threads:
+                thread.join()

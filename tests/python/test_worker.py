@@ -1,0 +1,247 @@
+"""``python3 -m brokerd worker`` as real processes against a real brokerd."""
+import os
+import signal
+import time
+
+import pytest
+
+import brokerd
+from brokerd import states
+from brokerd_process import wait_for
+
+
+def test_delay_and_get(app, start_worker):
+    worker = start_worker("sample_tasks", "--concurrency", "2")
+    result = app.send_task("sample_tasks.add", args=[4, 4])
+    assert result.get(timeout=30) == 8
+    assert result.successful() and result.ready() and result.state == states.SUCCESS
+    log = worker.wait_log(f"Task sample_tasks.add[{result.id}] succeeded in")
+    assert f"Task sample_tasks.add[{result.id}] received" in log
+    assert "[tasks]" in (worker.log_path.read_text()) and ". sample_tasks.add" in worker.log()
+
+
+def test_registered_task_delay_from_the_app(app, start_worker):
+    # The Celery shape: the same decorated function, called here and sent to the worker.
+    @app.task(name="sample_tasks.add")
+    def add(x, y):
+        return x + y
+
+    start_worker()
+    assert add(2, 2) == 4
+    assert add.delay(2, 2).get(timeout=30) == 4
+    assert add.apply_async((3, 3), priority=5).get(timeout=30) == 6
+
+
+def test_failure_carries_type_message_and_traceback(app, start_worker):
+    worker = start_worker()
+    result = app.send_task("sample_tasks.divide", args=[1, 0])
+    with pytest.raises(brokerd.TaskFailed) as failed:
+        result.get(timeout=30)
+    assert failed.value.type == "ZeroDivisionError"
+    assert failed.value.message == "division by zero"
+    assert "sample_tasks.py" in failed.value.traceback and "ZeroDivisionError" in failed.value.traceback
+    assert result.failed() and result.state == states.FAILURE
+    assert isinstance(result.result, brokerd.TaskFailed)
+    assert "return x / y" in result.traceback
+    # An exception outside autoretry_for fails at once, although the task may retry 3 times.
+    info = result.task_info()
+    assert (info.retries, info.attempts) == (0, 1)
+    assert "raised unexpected: ZeroDivisionError" in worker.wait_log("raised unexpected")
+
+
+def test_bind_retry_with_countdown_succeeds_on_attempt_two(app, start_worker):
+    start_worker()
+    result = app.send_task("sample_tasks.flaky", args=[2])
+    value = result.get(timeout=30)
+    assert value == {"retries": 1, "id": result.id}
+    info = result.task_info()
+    assert (info.state, info.attempts, info.retries) == (states.SUCCESS, 2, 1)
+    assert [s for s, _ in info.history] == [states.QUEUED, states.STARTED, states.RETRY, states.QUEUED,
+                                              states.STARTED, states.SUCCESS]
+
+
+def test_retries_exhausted_end_failure_with_the_original_error(app, start_worker):
+    start_worker()
+    result = app.send_task("sample_tasks.always_retry", max_retries=2)
+    with pytest.raises(brokerd.TaskFailed) as failed:
+        result.get(timeout=30)
+    assert (failed.value.type, failed.value.message) == ("ValueError", "still broken")
+    info = result.task_info()
+    assert (info.retries, info.attempts) == (2, 3)
+
+
+def test_unknown_task_and_unserialisable_result_fail_clearly(app, start_worker):
+    start_worker()
+    missing = app.send_task("sample_tasks.no_such_task")
+    with pytest.raises(brokerd.TaskFailed) as failed:
+        missing.get(timeout=30)
+    assert failed.value.type == "NotRegistered"
+    assert "sample_tasks.no_such_task" in failed.value.message
+    bad = app.send_task("sample_tasks.unserialisable")
+    with pytest.raises(brokerd.TaskFailed) as failed:
+        bad.get(timeout=30)
+    assert failed.value.type == "EncodeError" and "JSON" in failed.value.message
+
+
+@pytest.mark.parametrize("how", ["exit", "segfault"])
+def test_a_dying_pool_process_is_replaced_and_its_task_given_back(app, start_worker, how):
+    worker = start_worker("sample_tasks", "--concurrency", "1")
+    result = app.send_task("sample_tasks.crash_once", args=[how])
+    assert result.get(timeout=30) == "survived attempt 2"
+    assert result.task_info().attempts == 2
+    log = worker.wait_log("the task goes back to the queue")
+    assert ("signal 11" if how == "segfault" else "exit code 3") in log
+    assert app.send_task("sample_tasks.add", args=[1, 1]).get(timeout=30) == 2  # the pool goes on
+
+
+def test_prefork_pool_runs_tasks_in_parallel(app, start_worker, tmp_path):
+    start_worker("sample_tasks", "--concurrency", "2", "--pool", "prefork")
+    first = app.send_task("sample_tasks.rendezvous", args=[str(tmp_path), "a", "b"])
+    second = app.send_task("sample_tasks.rendezvous", args=[str(tmp_path), "b", "a"])
+    # Each returns True only if it saw the other arrive while it waited: they overlapped.
+    assert first.get(timeout=60) is True
+    assert second.get(timeout=60) is True
+
+
+def test_thread_pool_runs_tasks_in_parallel(app, start_worker, tmp_path):
+    start_worker("sample_tasks", "--concurrency", "2", "--pool", "threads")
+    first = app.send_task("sample_tasks.rendezvous", args=[str(tmp_path), "a", "b"])
+    second = app.send_task("sample_tasks.rendezvous", args=[str(tmp_path), "b", "a"])
+    assert first.get(timeout=60) is True and second.get(timeout=60) is True
+
+
+def test_priority_order(app, start_worker, tmp_path):
+    order = tmp_path / "order"
+    for priority in (0, 9, 5):
+        app.send_task("sample_tasks.record", args=[str(order), f"p{priority}"], priority=priority)
+    last = app.send_task("sample_tasks.record", args=[str(order), "p1"], priority=1)
+    start_worker("sample_tasks", "--concurrency", "1", "--prefetch", "1")
+    last.get(timeout=30)
+    wait_for(lambda: order.exists() and len(order.read_text().split()) == 4, what="four tasks")
+    assert order.read_text().split() == ["p9", "p5", "p1", "p0"]
+
+
+def test_worker_killed_mid_task_its_task_finishes_on_another(app, start_worker, tmp_path):
+    first = start_worker("sample_tasks", "--concurrency", "1", "--hostname", "first@test")
+    result = app.send_task("sample_tasks.block", args=[str(tmp_path), "job"])
+    wait_for(lambda: (tmp_path / "job.started").exists(), what="the task to start")
+    first.signal(signal.SIGKILL)
+    first.wait()
+    start_worker("sample_tasks", "--concurrency", "1", "--hostname", "second@test")
+    wait_for(lambda: len((tmp_path / "job.started").read_text().split()) == 2, what="the second run")
+    (tmp_path / "job.release").touch()
+    assert result.get(timeout=30) == "job"
+    info = result.task_info()
+    assert info.worker == "second@test"
+    assert info.attempts == 2
+    # The first worker's pool process died with it (nothing left running the task).
+    first_pid = int((tmp_path / "job.started").read_text().split()[0])
+    wait_for(lambda: not _alive(first_pid), what="the killed worker's pool process to exit")
+
+
+def test_broker_restart_under_a_running_worker(app, broker, start_worker):
+    worker = start_worker()
+    assert app.send_task("sample_tasks.add", args=[1, 2]).get(timeout=30) == 3
+    broker.restart()
+    assert app.send_task("sample_tasks.add", args=[2, 3]).get(timeout=60) == 5
+    assert "Connection to brokerd lost" in worker.log()
+    assert worker.log().count("Connected to brokerd") == 2
+
+
+def test_sigterm_is_a_warm_shutdown_that_loses_nothing(app, start_worker, tmp_path):
+    worker = start_worker("sample_tasks", "--concurrency", "1", "--prefetch", "4")
+    running = app.send_task("sample_tasks.block", args=[str(tmp_path), "running"])
+    waiting = [app.send_task("sample_tasks.add", args=[i, i]) for i in range(3)]
+    wait_for(lambda: (tmp_path / "running.started").exists(), what="the first task to start")
+    worker.wait_log(f"Task sample_tasks.add[{waiting[-1].id}] received")
+    worker.signal(signal.SIGTERM)
+    worker.wait_log("Warm shutdown")
+    # Prefetched tasks went back at once; the running one finishes before the exit.
+    wait_for(lambda: all(r.state == states.QUEUED for r in waiting), what="prefetched tasks given back")
+    assert worker.process.poll() is None
+    (tmp_path / "running.release").touch()
+    assert worker.wait(timeout=30) == 0
+    assert running.state == states.SUCCESS and running.get() == "running"
+    start_worker()
+    assert [r.get(timeout=30) for r in waiting] == [0, 2, 4]
+
+
+def test_second_signal_is_a_cold_shutdown(app, start_worker, tmp_path):
+    worker = start_worker("sample_tasks", "--concurrency", "1")
+    result = app.send_task("sample_tasks.block", args=[str(tmp_path), "cold"])
+    wait_for(lambda: (tmp_path / "cold.started").exists(), what="the task to start")
+    worker.signal(signal.SIGTERM)
+    worker.wait_log("Warm shutdown")
+    worker.signal(signal.SIGINT)
+    assert worker.wait(timeout=30) == 1
+    assert "Cold shutdown" in worker.log()
+    wait_for(lambda: result.state == states.QUEUED, what="the abandoned task to be queued again")
+
+
+def test_revoked_running_task_outcome_is_dropped(app, start_worker, tmp_path):
+    worker = start_worker("sample_tasks", "--concurrency", "1", "--prefetch", "1")
+    result = app.send_task("sample_tasks.block", args=[str(tmp_path), "revoked"])
+    wait_for(lambda: (tmp_path / "revoked.started").exists(), what="the task to start")
+    assert result.revoke() == states.REVOKED
+    worker.wait_log("Discarding revoked task")
+    (tmp_path / "revoked.release").touch()
+    worker.wait_log("outcome dropped")
+    assert result.state == states.REVOKED
+    # Its credit was freed: the worker takes the next task.
+    assert app.send_task("sample_tasks.add", args=[5, 5]).get(timeout=30) == 10
+
+
+def test_lost_lease_never_runs_twice_inside_one_worker(app, broker, start_worker, tmp_path):
+    # A broker restart voids the lease of a running task and delivers it again to the same
+    # worker; the redelivery waits until the first run ends.
+    worker = start_worker("sample_tasks", "--concurrency", "2")
+    result = app.send_task("sample_tasks.block", args=[str(tmp_path), "once"])
+    wait_for(lambda: (tmp_path / "once.started").exists(), what="the task to start")
+    broker.restart()
+    worker.wait_log("Task sample_tasks.block[" + result.id + "] received", timeout=30)
+    wait_for(lambda: worker.log().count(f"[{result.id}] received") == 2, what="the redelivery")
+    assert len((tmp_path / "once.started").read_text().split()) == 1  # not started twice at once
+    (tmp_path / "once.release").touch()
+    assert result.get(timeout=30) == "once"
+    starts = (tmp_path / "once.started").read_text().split()
+    assert len(starts) == 2  # the redelivery ran after the first run ended
+    assert "outcome dropped" in worker.log()
+
+
+def test_worker_help_and_bad_app(tmp_path):
+    import subprocess
+    import sys
+    env = dict(os.environ, PYTHONPATH=str(__import__("pathlib").Path(brokerd.__file__).parents[1]))
+    out = subprocess.run([sys.executable, "-m", "brokerd", "worker", "--help"], env=env, capture_output=True,
+                         text=True, check=True).stdout
+    for flag in ("--concurrency", "--pool", "--queues", "--prefetch", "--loglevel", "--logfile", "--hostname"):
+        assert flag in out
+    bad = subprocess.run([sys.executable, "-m", "brokerd", "worker", "-A", "no_such_module_here"], env=env,
+                         capture_output=True, text=True, cwd=tmp_path, timeout=30)
+    assert bad.returncode == 2 and "cannot import 'no_such_module_here'" in bad.stderr
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is gone for our purpose.
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+del time
+
+
+def test_heartbeats_keep_a_long_task_leased(app, start_worker):
+    # A 1 s lease and a task of 2.5 s: only heartbeats (every third of the lease) keep it.
+    worker = start_worker("sample_tasks", "--concurrency", "1", "--lease-seconds", "1")
+    result = app.send_task("sample_tasks.sleep_then", args=[2.5, "kept"])
+    assert result.get(timeout=30) == "kept"
+    info = result.task_info()
+    assert (info.attempts, info.worker) == (1, "worker@" + __import__("socket").gethostname())
+    assert "lease lost" not in worker.log()
