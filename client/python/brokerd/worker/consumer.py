@@ -363,7 +363,9 @@ class WorkerLoop:
     def _dispatch(self) -> None:
         if self._phase is Phase.COLD or not self._buffer:
             return
-        free = [slot for slot in self.pool.slots if not slot.busy and not slot.dead]
+        # Idle slots first, then a second job for the busy ones (pool.SLOT_DEPTH).
+        free = [slot for slot in self.pool.slots if slot.idle and not slot.dead]
+        free += [slot for slot in self.pool.slots if not slot.idle and not slot.busy and not slot.dead]
         if not free:
             return
         waiting = collections.deque()
@@ -385,7 +387,8 @@ class WorkerLoop:
     # ---- outcomes ----------------------------------------------------------------------------
 
     def _on_done(self, slot, job: Job, outcome: tuple) -> None:
-        slot.job = None
+        if slot.jobs and slot.jobs[0] is job:  # the thread pool reports without popping
+            slot.jobs.popleft()
         held = self._finish_run(job)
         kind = outcome[0]
         if held is None or held.state is not LeaseState.RUNNING:
@@ -426,15 +429,16 @@ class WorkerLoop:
             logger.warning("Task %s[%s]: outcome not reported, the connection it came on is gone; "
                            "the broker runs it again", job.name, job.task_id)
 
-    def _on_died(self, slot, job: Job | None, description: str) -> None:
-        if job is None:
+    def _on_died(self, slot, jobs: list[Job], description: str) -> None:
+        if not jobs:
             logger.error("Pool process %s while idle; starting another", description)
-        else:
+        for position, job in enumerate(jobs):
             held = self._finish_run(job)
-            logger.error("Pool process %s while running task %s[%s]; the task goes back to the queue",
-                         description, job.name, job.task_id)
+            if position == 0:
+                logger.error("Pool process %s while running task %s[%s]; the task goes back to the queue",
+                             description, job.name, job.task_id)
             if held is not None and held.state in (LeaseState.RUNNING, LeaseState.LOST):
-                self._release(held, None)
+                self._release(held, None if position == 0 else "its pool process died before it started")
         if self._phase is not Phase.COLD:
             self.pool.respawn(slot)
 

@@ -8,6 +8,7 @@ main loop (a child's pipe and its exit sentinel); the thread pool through ``post
 """
 from __future__ import annotations
 
+import collections
 import multiprocessing
 import queue
 import selectors
@@ -23,16 +24,26 @@ _RESPAWN_PAUSE_MIN_S = 0.1
 _RESPAWN_PAUSE_MAX_S = 5.0
 
 
+# Jobs handed to one slot at once. 1: a job waits in the worker, not behind a long task
+# in one pool process while another process is idle (Celery's -O fair), and a warm
+# shutdown gives back everything not yet started. (2 would hide the round trip between
+# the main loop and a pool process, at the price of both.)
+SLOT_DEPTH = 1
+
+
 class Slot:
     def __init__(self, index: int):
         self.index = index
-        self.job: Job | None = None
-        self.started = 0.0  # monotonic start of the current job
+        self.jobs: collections.deque[Job] = collections.deque()  # running first, then waiting
         self.dead = False   # its process exited and is not replaced yet
 
     @property
     def busy(self) -> bool:
-        return self.job is not None
+        return len(self.jobs) >= SLOT_DEPTH
+
+    @property
+    def idle(self) -> bool:
+        return not self.jobs
 
 
 class ProcessSlot(Slot):
@@ -84,8 +95,7 @@ class ProcessPool:
         return f"{slot.process.name} (pid {slot.process.pid})"
 
     def submit(self, slot: ProcessSlot, job: Job) -> None:
-        slot.job = job
-        slot.started = time.monotonic()
+        slot.jobs.append(job)
         slot.ran_anything = True
         try:
             slot.connection.send(job)
@@ -100,8 +110,7 @@ class ProcessPool:
             except (EOFError, OSError):
                 self._selector.unregister(slot.connection)
                 return []  # the sentinel follows
-            job, slot.job = slot.job, None
-            return [("done", slot, job, outcome)]
+            return [("done", slot, slot.jobs.popleft(), outcome)]
         slot.dead = True
         slot.process.join(timeout=1)
         code = slot.process.exitcode
@@ -113,14 +122,15 @@ class ProcessPool:
             except (KeyError, ValueError):
                 pass
         slot.connection.close()
-        job, slot.job = slot.job, None
+        jobs = list(slot.jobs)  # the first was running; the rest never started
+        slot.jobs.clear()
         quick_death = not slot.ran_anything and time.monotonic() - slot.spawned < 1.0
         if quick_death:
             time.sleep(self._respawn_pause)
             self._respawn_pause = min(self._respawn_pause * 2, _RESPAWN_PAUSE_MAX_S)
         else:
             self._respawn_pause = _RESPAWN_PAUSE_MIN_S
-        return [("died", slot, job, description)]
+        return [("died", slot, jobs, description)]
 
     def respawn(self, slot: ProcessSlot) -> None:
         self._spawn(slot)
@@ -175,8 +185,7 @@ class ThreadPool:
             self._post(("done", slot, job, outcome))
 
     def submit(self, slot: Slot, job: Job) -> None:
-        slot.job = job
-        slot.started = time.monotonic()
+        slot.jobs.append(job)
         self._jobs[slot.index - 1].put(job)
 
     def on_ready(self, tag, slot) -> list[tuple]:
