@@ -49,7 +49,8 @@ class WorkerProcess:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "brokerd", "worker", "-A", module, "--loglevel", "INFO", "--logfile", str(log),
              *args],
-            env=env, cwd=str(module_dir), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            # A session of its own: tests may signal its whole process group, as systemd does.
+            env=env, cwd=str(module_dir), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, start_new_session=True,
             stderr=open(log.with_suffix(".stderr"), "wb"))
 
     def log(self) -> str:
@@ -60,6 +61,9 @@ class WorkerProcess:
 
     def signal(self, signum: int) -> None:
         self.process.send_signal(signum)
+
+    def signal_group(self, signum: int) -> None:
+        os.killpg(self.process.pid, signum)
 
     def wait(self, timeout: float = 60.0) -> int:
         return self.process.wait(timeout=timeout)

@@ -91,3 +91,13 @@ def record(path, tag):
 def sleep_then(seconds, value):
     time.sleep(seconds)
     return value
+
+
+@app.task
+def exits():
+    raise SystemExit(3)
+
+
+@app.task
+def always_crash():
+    os._exit(4)

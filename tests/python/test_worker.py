@@ -245,3 +245,85 @@ def test_heartbeats_keep_a_long_task_leased(app, start_worker):
     info = result.task_info()
     assert (info.attempts, info.worker) == (1, "worker@" + __import__("socket").gethostname())
     assert "lease lost" not in worker.log()
+
+
+@pytest.mark.parametrize("pool", ["prefork", "threads"])
+def test_system_exit_in_a_task_is_a_failure(app, start_worker, pool):
+    start_worker("sample_tasks", "--concurrency", "1", "--pool", pool)
+    with pytest.raises(brokerd.TaskFailed) as failed:
+        app.send_task("sample_tasks.exits").get(timeout=30)
+    assert failed.value.type == "SystemExit"
+    assert app.send_task("sample_tasks.add", args=[1, 2]).get(timeout=30) == 3  # the slot goes on
+
+
+def test_a_task_that_always_kills_its_process_ends(app, start_worker):
+    worker = start_worker("sample_tasks", "--concurrency", "1")
+    result = app.send_task("sample_tasks.always_crash")
+    with pytest.raises(brokerd.TaskFailed) as failed:
+        result.get(timeout=60)
+    assert failed.value.type == "WorkerLostError"
+    assert result.task_info().attempts == 3
+    assert "ends FAILURE (WorkerLostError)" in worker.log()
+
+
+def test_sigterm_to_the_process_group_is_still_a_warm_shutdown(app, start_worker, tmp_path):
+    worker = start_worker("sample_tasks", "--concurrency", "1")
+    result = app.send_task("sample_tasks.block", args=[str(tmp_path), "group"])
+    wait_for(lambda: (tmp_path / "group.started").exists(), what="the task to start")
+    worker.signal_group(signal.SIGTERM)  # what systemd's KillMode=control-group does
+    worker.wait_log("Warm shutdown")
+    (tmp_path / "group.release").touch()
+    assert worker.wait(timeout=30) == 0
+    assert result.get(timeout=10) == "group"
+    assert result.task_info().attempts == 1
+
+
+def test_a_worker_refused_by_the_broker_exits(tmp_path, start_worker):
+    # A producer token may not consume: the worker says so and stops, not idles.
+    from brokerd_process import BrokerProcess
+    tokens = tmp_path / "tokens"
+    tokens.write_text("producer producer-token-for-test web\n")
+    tokens.chmod(0o600)
+    secured = BrokerProcess(tmp_path / "secured", ("--auth-tokens-file", str(tokens)))
+    (tmp_path / "secured").mkdir()
+    secured.start()
+    try:
+        import os as os_module
+        import pathlib
+        import subprocess
+        import sys
+        here = pathlib.Path(__file__).resolve().parent
+        env = dict(os_module.environ, PYTHONPATH=f"{here.parents[1] / 'client' / 'python'}:{here}",
+                   BROKERD_SERVER=secured.address, BROKERD_TOKEN="producer-token-for-test")
+        done = subprocess.run([sys.executable, "-m", "brokerd", "worker", "-A", "sample_tasks", "-c", "1"],
+                              env=env, cwd=here, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 1
+        assert "refused to deliver to this worker" in done.stderr
+    finally:
+        secured.stop()
+
+
+def test_short_broker_lease_is_heartbeated_from_the_start(tmp_path):
+    # The broker's lease (3 s here) is shorter than the default the worker assumes before
+    # ConsumeOk: heartbeats must follow the lease in force, or a 5 s task runs again.
+    from brokerd_process import BrokerProcess
+    import pathlib
+    import subprocess
+    import sys
+    short = BrokerProcess(tmp_path, ("--lease-ms", "3000")).start()
+    here = pathlib.Path(__file__).resolve().parent
+    env = dict(os.environ, PYTHONPATH=f"{here.parents[1] / 'client' / 'python'}:{here}", BROKERD_SERVER=short.address)
+    worker = subprocess.Popen([sys.executable, "-m", "brokerd", "worker", "-A", "sample_tasks", "-c", "1",
+                               "--logfile", str(tmp_path / "w.log")], env=env, cwd=here,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        app = brokerd.App(server=short.address)
+        result = app.send_task("sample_tasks.sleep_then", args=[5, "once"])
+        assert result.get(timeout=60) == "once"
+        assert result.task_info().attempts == 1
+        assert "outcome dropped" not in (tmp_path / "w.log").read_text()
+        app.close()
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+        short.stop()

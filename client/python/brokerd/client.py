@@ -24,6 +24,7 @@ from typing import Any, Callable, Iterable
 from brokerd._wire import pb
 from brokerd.connection import Connection, reply_error
 from brokerd.errors import BrokerUnavailable, ConnectionLost
+from brokerd.errors import TimeoutError as BrokerTimeout
 from brokerd.settings import Address, Security
 
 _RECONNECT_FIRST_S = 0.05
@@ -53,7 +54,7 @@ class _Waiter:
 class BrokerClient:
     def __init__(self, address: Address, security: Security, client_name: str, *,
                  connect_timeout: float = 10.0,
-                 on_push: Callable[[pb.Envelope], None] | None = None,
+                 on_push: "Callable[[Connection, pb.Envelope], None] | None" = None,
                  on_connect: Callable[[Connection], None] | None = None):
         self.address = address
         self.security = security
@@ -122,7 +123,7 @@ class BrokerClient:
                 raise
             if not waiter.wait(timeout):
                 conn.forget(request_id)
-                raise TimeoutError(f"no reply from brokerd within {timeout} s")
+                raise BrokerTimeout(f"no reply from brokerd within {timeout} s")
             if waiter.error is not None:
                 if attempt + 1 < attempts and isinstance(waiter.error, ConnectionLost):
                     continue
@@ -248,7 +249,9 @@ class _LoopSettler:
     for the requests its coroutines made (corked until the turn ends)."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop):
-        self._loop = loop
+        # Weak: the client's map of settlers is keyed weakly by loop, and a strong
+        # reference here would keep every loop ever used alive.
+        self._loop_ref = weakref.ref(loop)
         self._items: collections.deque = collections.deque()
         self._lock = threading.Lock()
         self._scheduled = False
@@ -260,9 +263,12 @@ class _LoopSettler:
             if self._scheduled:
                 return
             self._scheduled = True
+        loop = self._loop_ref()
+        if loop is None:
+            return  # the loop is gone: nobody waits any more
         try:
-            self._loop.call_soon_threadsafe(self._drain)
-        except RuntimeError:  # the loop is closed: nobody waits any more
+            loop.call_soon_threadsafe(self._drain)
+        except RuntimeError:  # the loop is closed
             pass
 
     def _drain(self) -> None:
@@ -273,7 +279,7 @@ class _LoopSettler:
 
     def flush_soon(self, connection) -> None:  # on the loop's thread
         if not self._to_flush:
-            self._loop.call_soon(self._flush)
+            asyncio.get_running_loop().call_soon(self._flush)
         self._to_flush.add(connection)
 
     def _flush(self) -> None:

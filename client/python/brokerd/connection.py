@@ -34,6 +34,15 @@ _READ_CHUNK = 256 * 1024
 # payload (protocol.md §1) and a margin.
 _DEFAULT_MAX_INBOUND = 64 * 1024 * 1024
 
+# Handshake errors that say this client will not get in by trying again; any other error
+# in reply to Hello (too many connections, shutting down) is BrokerUnavailable.
+_HANDSHAKE_REFUSALS = frozenset({"PERMISSION_DENIED", "UNSUPPORTED_VERSION", "HANDSHAKE_REQUIRED"})
+# With pings going out every interval, a connection on which nothing arrives for this
+# many intervals is dead even if TCP has not noticed.
+_SILENT_PINGS = 3
+_CLOSE_FLUSH_S = 5.0
+_CLOSE_POLL_MS = 100
+
 # (envelope or None, exception or None)
 ReplyCallback = Callable[["pb.Envelope | None", "BaseException | None"], None]
 
@@ -47,7 +56,16 @@ def reply_error(envelope: "pb.Envelope") -> BrokerError | None:
     """The exception an ``Error`` reply stands for, or None for any other reply."""
     if envelope.WhichOneof("body") != "error":
         return None
-    return error_from_wire(pb.ErrorCode.Name(envelope.error.code), envelope.error.message)
+    return error_from_wire(enum_name(pb.ErrorCode, envelope.error.code), envelope.error.message)
+
+
+def enum_name(enum, value: int) -> str:
+    """The name of an enum value; ``UNKNOWN_<n>`` for one this client does not know (a
+    newer server's), which callers treat as a failure rather than crash on."""
+    try:
+        return enum.Name(value)
+    except ValueError:
+        return f"UNKNOWN_{value}"
 
 
 def _tls_context(security: Security) -> ssl.SSLContext:
@@ -64,8 +82,8 @@ class Connection:
     ``closed`` is set, make a new one (``brokerd.client.BrokerClient`` does)."""
 
     def __init__(self, sock: socket.socket, hello_ok: "pb.HelloOk", *, tls: bool,
-                 on_push: Callable[["pb.Envelope"], None] | None,
-                 on_close: Callable[[BaseException], None] | None, name: str):
+                 on_push: "Callable[[Connection, pb.Envelope], None] | None",
+                 on_close: "Callable[[Connection, BaseException], None] | None", name: str):
         self.hello_ok = hello_ok
         self.role = hello_ok.role
         self._sock = sock
@@ -89,7 +107,9 @@ class Connection:
         self.closed = threading.Event()
         idle_ms = hello_ok.idle_timeout_ms
         self._ping_interval = idle_ms / 3000.0 if idle_ms > 0 else None
-        self._last_send = time.monotonic()
+        self._last_send = self._last_receive = time.monotonic()
+        self._tls_read_wants_write = False
+        self._tls_write_wants_read = False
         sock.setblocking(False)
         self._thread = threading.Thread(target=self._run, name=f"brokerd-io-{name}", daemon=True)
         self._thread.start()
@@ -98,17 +118,25 @@ class Connection:
 
     @classmethod
     def open(cls, address: Address, *, security: Security, client_name: str, timeout: float = 10.0,
-             on_push: Callable[["pb.Envelope"], None] | None = None,
-             on_close: Callable[[BaseException], None] | None = None) -> "Connection":
+             on_push: "Callable[[Connection, pb.Envelope], None] | None" = None,
+             on_close: "Callable[[Connection, BaseException], None] | None" = None) -> "Connection":
         """Connects, performs TLS if configured and the handshake. Raises
-        BrokerUnavailable when the broker cannot be reached, BrokerError (e.g.
-        PERMISSION_DENIED) when it refuses the handshake."""
+        BrokerUnavailable when the broker cannot be reached or cannot take the connection
+        now (too many connections, shutting down), BrokerError (PERMISSION_DENIED,
+        UNSUPPORTED_VERSION) when it refuses this client. ``on_push(connection, envelope)``
+        and ``on_close(connection, error)`` run on the I/O thread."""
         try:
             sock = socket.create_connection((address.host, address.port), timeout=timeout)
         except OSError as e:
             raise BrokerUnavailable(f"cannot connect to brokerd at {address}: {e.strerror or e}") from None
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            # A broker that vanished without a FIN (host down, cable cut) is noticed in
+            # about a minute even where the server sets no idle timeout (and so no pings).
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            for option, value in (("TCP_KEEPIDLE", 30), ("TCP_KEEPINTVL", 10), ("TCP_KEEPCNT", 3)):
+                if hasattr(socket, option):
+                    sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, option), value)
             if security.tls.active:
                 context = _tls_context(security)
                 server_name = security.tls.server_name or address.host
@@ -133,7 +161,9 @@ class Connection:
         error = reply_error(reply)
         if error is not None:
             sock.close()
-            raise error
+            if error.code in _HANDSHAKE_REFUSALS:
+                raise error
+            raise BrokerUnavailable(f"brokerd at {address} cannot take the connection now: {error}")
         if reply.WhichOneof("body") != "hello_ok":
             sock.close()
             raise BrokerError(f"brokerd at {address} answered the handshake with {reply.WhichOneof('body')}")
@@ -245,21 +275,33 @@ class Connection:
         poller.register(self._wake_r, select.POLLIN)
         buffer = bytearray()
         error: BaseException | None = None
+        close_deadline = None
         try:
             while True:
                 with self._lock:
                     want_write = bool(self._outbound)
                     closing = self._closing
-                if closing and not want_write:
-                    break
-                poller.register(fd, select.POLLIN | (select.POLLOUT if want_write else 0))
-                timeout_ms = None
+                if closing:
+                    if not want_write:
+                        break
+                    # Whatever was queued gets a few seconds to leave, not forever.
+                    close_deadline = close_deadline or time.monotonic() + _CLOSE_FLUSH_S
+                    if time.monotonic() > close_deadline:
+                        break
+                # TLS may need the other direction to make progress on this one.
+                poll_out = (want_write and not self._tls_write_wants_read) or self._tls_read_wants_write
+                poller.register(fd, select.POLLIN | (select.POLLOUT if poll_out else 0))
+                timeout_ms = _CLOSE_POLL_MS if closing else None
                 if self._ping_interval is not None:
-                    due = self._last_send + self._ping_interval - time.monotonic()
-                    timeout_ms = max(0, int(due * 1000) + 1)
+                    now = time.monotonic()
+                    if now - self._last_receive > self._ping_interval * _SILENT_PINGS:
+                        raise ConnectionLost(f"brokerd sent nothing for {now - self._last_receive:.0f} s "
+                                             "(not even a reply to a ping)")
+                    due = self._last_send + self._ping_interval - now
                     if due <= 0:
                         self._send_ping()
                         continue
+                    timeout_ms = min(timeout_ms or 1 << 30, int(due * 1000) + 1)
                 if self._tls and self._sock.pending():
                     events = [(fd, select.POLLIN)]
                 else:
@@ -268,10 +310,10 @@ class Connection:
                     if ready_fd == self._wake_r:
                         self._drain_wake()
                         continue
-                    if mask & (select.POLLIN | select.POLLERR | select.POLLHUP):
+                    if mask & (select.POLLIN | select.POLLERR | select.POLLHUP) or self._tls_read_wants_write:
                         if not self._read_available(buffer):
                             raise ConnectionLost("brokerd closed the connection")
-                    if mask & select.POLLOUT:
+                    if mask & (select.POLLOUT | select.POLLIN):
                         self._write_some()
         except BrokerError as e:
             error = e
@@ -307,11 +349,15 @@ class Connection:
             try:
                 chunk = self._sock.recv(_READ_CHUNK)
             except (BlockingIOError, ssl.SSLWantReadError, InterruptedError):
+                self._tls_read_wants_write = False
                 return True
             except ssl.SSLWantWriteError:
+                self._tls_read_wants_write = True  # poll for writable, then read again
                 return True
+            self._tls_read_wants_write = False
             if not chunk:
                 return False
+            self._last_receive = time.monotonic()
             buffer += chunk
             self._dispatch_frames(buffer)
             if len(chunk) < _READ_CHUNK and not (self._tls and self._sock.pending()):
@@ -346,7 +392,7 @@ class Connection:
             # A connection-level error: the server closes after it (protocol.md §12).
             raise reply_error(envelope)
         if self._on_push is not None:
-            self._on_push(envelope)
+            self._on_push(self, envelope)
 
     def _write_some(self) -> None:
         # Under the lock: sends are non-blocking, and callers on other threads (the
@@ -362,10 +408,15 @@ class Connection:
                 frame = self._outbound[0]
                 try:
                     written = self._sock.send(memoryview(frame)[offset:])
-                except (BlockingIOError, ssl.SSLWantWriteError, ssl.SSLWantReadError, InterruptedError):
+                except ssl.SSLWantReadError:
+                    self._write_retry = True
+                    self._tls_write_wants_read = True  # retried when something was read
+                    return
+                except (BlockingIOError, ssl.SSLWantWriteError, InterruptedError):
                     self._write_retry = True
                     return
                 self._write_retry = False
+                self._tls_write_wants_read = False
                 if offset + written >= len(frame):
                     self._outbound.popleft()
                     self._outbound_offset = 0
@@ -397,7 +448,7 @@ class Connection:
                 pass
         self.closed.set()
         if self._on_close is not None:
-            self._on_close(error)
+            self._on_close(self, error)
 
 
 def _read_frame_blocking(sock: socket.socket) -> "pb.Envelope":

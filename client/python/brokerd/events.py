@@ -6,22 +6,26 @@
 
 Each stream has a connection of its own. After a lost connection it reconnects and
 subscribes again; events published meanwhile are gone, and the stream says so with an
-``Event`` of kind ``EVENTS_MISSED`` (``count`` 0 when unknown), as it does when the broker
-dropped events because this reader was slow.
+``Event`` of kind ``EVENTS_MISSED`` (``count`` 0 when unknown). A reader slower than the
+events holds at most ``buffer`` of them: later ones are dropped and counted, and an
+``EVENTS_MISSED`` with their count comes before the next event it reads, as the broker
+does for its own buffer.
 """
 from __future__ import annotations
 
+import collections
 import dataclasses
-import queue
 import threading
 import time
 from typing import Iterator, Sequence
 
 from brokerd._wire import pb
-from brokerd.client import BrokerClient
-from brokerd.errors import BrokerUnavailable
+from brokerd.client import _Waiter
+from brokerd.connection import Connection, enum_name, reply_error
+from brokerd.errors import BrokerError
 
 EVENTS_MISSED = "EVENTS_MISSED"
+_RESUBSCRIBE_EVERY_S = 1.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,69 +46,108 @@ class Event:
 
     @classmethod
     def from_wire(cls, event: pb.Event) -> "Event":
-        return cls(kind=pb.EventKind.Name(event.kind), at_ms=event.at_ms, task_id=event.task_id,
+        return cls(kind=enum_name(pb.EventKind, event.kind), at_ms=event.at_ms, task_id=event.task_id,
                    task_name=event.task_name, queue=event.queue, worker=event.worker, attempt=event.attempt,
                    error_type=event.error.type, error_message=event.error.message, runtime_ms=event.runtime_ms,
                    host=event.host, pid=event.pid)
 
 
 class EventStream:
-    def __init__(self, app, queues: Sequence[str] = ()):
+    def __init__(self, app, queues: Sequence[str] = (), buffer: int = 10_000):
+        self._app = app
         self._queues = list(queues)
-        self._events: queue.Queue[Event] = queue.Queue()
-        self._closed = threading.Event()
-        self._client = BrokerClient(app.address, app.security, f"{app.client_name}/events",
-                                    connect_timeout=app.connect_timeout, on_push=self._on_push)
-        self._subscribed_connection = None
+        self._capacity = max(1, buffer)
+        self._events: collections.deque[Event] = collections.deque()
+        self._missed = 0
+        self._ready = threading.Condition()
+        self._closed = False
+        self._connection: Connection | None = None
         self._subscribe()
 
-    def _on_push(self, envelope: pb.Envelope) -> None:
+    def _on_push(self, connection: Connection, envelope: pb.Envelope) -> None:  # I/O thread
         kind = envelope.WhichOneof("body")
         if kind == "event":
-            self._events.put(Event.from_wire(envelope.event))
+            self._put(Event.from_wire(envelope.event))
         elif kind == "events_missed":
-            self._events.put(Event(kind=EVENTS_MISSED, count=envelope.events_missed.count))
+            self._put(Event(kind=EVENTS_MISSED, count=envelope.events_missed.count))
+
+    def _put(self, event: Event) -> None:
+        with self._ready:
+            if len(self._events) >= self._capacity:
+                self._missed += max(1, event.count)
+                return
+            if self._missed:
+                self._events.append(Event(kind=EVENTS_MISSED, count=self._missed))
+                self._missed = 0
+            self._events.append(event)
+            self._ready.notify()
+
+    def _on_close(self, connection: Connection, error) -> None:  # I/O thread
+        with self._ready:
+            self._ready.notify()  # get() notices and subscribes again
 
     def _subscribe(self) -> None:
+        """Opens a connection and subscribes on that very connection. Raises BrokerError."""
+        app = self._app
+        connection = Connection.open(app.address, security=app.security, client_name=f"{app.client_name}/events",
+                                     timeout=app.connect_timeout, on_push=self._on_push, on_close=self._on_close)
         envelope = pb.Envelope()
         envelope.subscribe.queues.extend(self._queues)
-        self._client.call(envelope)
-        self._subscribed_connection = self._client.connection()
+        waiter = _Waiter()
+        connection.request(envelope, waiter)
+        if not waiter.wait(app.connect_timeout) or waiter.error is not None:
+            connection.close()
+            raise BrokerError(f"subscribing to events failed: {waiter.error or 'no reply'}")
+        refusal = reply_error(waiter.envelope)
+        if refusal is not None:
+            connection.close()
+            raise refusal
+        self._connection = connection
+
+    def _resubscribe_if_lost(self) -> None:
+        connection = self._connection
+        if connection is not None and not connection.closed.is_set():
+            return
+        self._connection = None
+        try:
+            self._subscribe()
+        except BrokerError:
+            return  # tried again on the next turn
+        self._put(Event(kind=EVENTS_MISSED))
 
     def get(self, timeout: float | None = None) -> Event | None:
         """The next event, or None when ``timeout`` seconds pass without one."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        while not self._closed.is_set():
-            # Wake at least every second to notice a lost connection and subscribe again.
-            slice_s = 1.0 if deadline is None else max(0.0, min(1.0, deadline - time.monotonic()))
-            try:
-                return self._events.get(timeout=slice_s)
-            except queue.Empty:
-                pass
+        while not self._closed:
+            with self._ready:
+                if self._events:
+                    return self._events.popleft()
+                connection = self._connection
+                if connection is not None and not connection.closed.is_set():
+                    wait = _RESUBSCRIBE_EVERY_S if deadline is None else deadline - time.monotonic()
+                    if wait > 0:
+                        self._ready.wait(min(wait, _RESUBSCRIBE_EVERY_S))
+                    if self._events:
+                        return self._events.popleft()
             self._resubscribe_if_lost()
+            if self._connection is None and (deadline is None or time.monotonic() < deadline):
+                time.sleep(min(_RESUBSCRIBE_EVERY_S, max(0.0, (deadline or 1e18) - time.monotonic())))
             if deadline is not None and time.monotonic() >= deadline:
                 return None
         return None
 
-    def _resubscribe_if_lost(self) -> None:
-        connection = self._subscribed_connection
-        if connection is not None and not connection.closed.is_set():
-            return
-        try:
-            self._subscribe()
-        except BrokerUnavailable:
-            return
-        self._events.put(Event(kind=EVENTS_MISSED))
-
     def __iter__(self) -> Iterator[Event]:
-        while not self._closed.is_set():
+        while not self._closed:
             event = self.get()
             if event is not None:
                 yield event
 
     def close(self) -> None:
-        self._closed.set()
-        self._client.close()
+        self._closed = True
+        if self._connection is not None:
+            self._connection.close()
+        with self._ready:
+            self._ready.notify_all()
 
     def __enter__(self) -> "EventStream":
         return self

@@ -19,5 +19,9 @@ ALL_STATES = READY_STATES | UNREADY_STATES
 
 
 def state_name(value: int) -> str:
-    """The name of a ``TaskState`` enum value, e.g. ``SUCCESS``."""
-    return pb.TaskState.Name(value)
+    """The name of a ``TaskState`` enum value, e.g. ``SUCCESS`` (``UNKNOWN_<n>`` for a
+    value a newer server may send)."""
+    try:
+        return pb.TaskState.Name(value)
+    except ValueError:
+        return f"UNKNOWN_{value}"

@@ -42,6 +42,9 @@ _RECONNECT_MAX_S = 5.0
 # Heartbeats go out this often while the lease length is not known yet.
 _DEFAULT_LEASE_MS = 30_000
 _LOG_RESULT_CHARS = 1000
+# A task whose pool process dies on this many deliveries (counted by the broker across
+# workers) ends FAILURE WorkerLostError instead of going back to the queue again.
+WORKER_LOST_ATTEMPTS = 3
 
 
 class LeaseState(enum.Enum):
@@ -83,6 +86,7 @@ class WorkerLoop:
         os.set_blocking(self._wake_w, False)
         self._inbox: collections.deque = collections.deque()
         self._wake_pending = False
+        self._closed = False  # set when the loop has ended: posts are ignored
         self._to_flush: set[Connection] = set()  # connections with corked requests
 
         self._connection: Connection | None = None
@@ -91,7 +95,7 @@ class WorkerLoop:
         self._buffer: collections.deque[int] = collections.deque()  # lease ids, delivery order
         self._running_tasks: dict[str, int] = {}        # task_id -> lease_id running in the pool
         self._replies_outstanding = 0                   # Complete/Release sent, reply not yet in
-        self._next_heartbeat = 0.0
+        self._next_heartbeat = 0.0  # monotonic; first real one after ConsumeOk
         self._phase = Phase.RUNNING
         self._signals = 0
         self.completed = 0
@@ -103,12 +107,12 @@ class WorkerLoop:
         """Called from any thread: queue an event for the main loop and wake it (one
         wake-up per batch: the loop clears the flag before it empties the inbox)."""
         self._inbox.append(event)
-        if not self._wake_pending:
+        if not self._wake_pending and not self._closed:
             self._wake_pending = True
             try:
                 os.write(self._wake_w, b"e")
-            except BlockingIOError:
-                pass  # the pipe is full of wake-ups already
+            except OSError:
+                pass  # full of wake-ups already, or closed as the loop ended
 
     def _on_push(self, connection: Connection, envelope: pb.Envelope) -> None:
         self.post(("push", connection, envelope))
@@ -123,7 +127,7 @@ class WorkerLoop:
             self.pool.start(self._selector, self.post)
             self._start_connecting()
             while not self._finished():
-                timeout = max(0.0, self._next_heartbeat - time.monotonic()) if self._held else None
+                timeout = self._select_timeout()
                 for key, _ in self._selector.select(timeout):
                     tag, slot = key.data
                     if tag == "wake":
@@ -134,6 +138,7 @@ class WorkerLoop:
                 while self._inbox:
                     self._handle(self._inbox.popleft())
                 self._heartbeat_if_due()
+                self.pool.tick()
                 self._dispatch()
                 self._flush()
         finally:
@@ -142,6 +147,13 @@ class WorkerLoop:
             signal.set_wakeup_fd(previous_wakeup)
             self._close()
         return 0 if self._phase is not Phase.COLD else 1
+
+    def _select_timeout(self) -> float | None:
+        deadlines = [self.pool.next_deadline()]
+        if self._held:
+            deadlines.append(self._next_heartbeat)
+        deadlines = [d for d in deadlines if d is not None]
+        return max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
 
     def _finished(self) -> bool:
         return self._phase is Phase.COLD or (self._phase is Phase.WARM and self._drained())
@@ -174,6 +186,7 @@ class WorkerLoop:
             connection.closed.wait(5)
         self.pool.stop(cold=self._phase is Phase.COLD)
         self._selector.close()
+        self._closed = True
         os.close(self._wake_r)
         os.close(self._wake_w)
 
@@ -194,10 +207,14 @@ class WorkerLoop:
             self._on_heartbeat_reply(event[1], event[2])
         elif kind == "connected":
             self._on_connected(event[1])
-        elif kind == "connect_failed":
+        elif kind == "consume_reply":
+            self._on_consume_reply(event[1], event[2])
+        elif kind == "fatal":
             self._connecting = False
-            logger.error("%s", event[1])
-            self._phase = Phase.COLD
+            logger.critical("%s", event[1])
+            if self._phase is not Phase.COLD:
+                self._phase = Phase.COLD
+                self.pool.stop(cold=True)
         elif kind == "disconnected":
             self._on_disconnected(event[1], event[2])
         elif kind == "signal":
@@ -228,17 +245,10 @@ class WorkerLoop:
         delay = _RECONNECT_FIRST_S
         announced = False
         while self._phase is Phase.RUNNING:
-            holder: dict = {}
-
-            def on_push(envelope, holder=holder):
-                self._on_push(holder["connection"], envelope)
-
-            def on_close(error, holder=holder):
-                self.post(("disconnected", holder.get("connection"), error))
-
             try:
                 connection = Connection.open(self.app.address, security=self.app.security,
-                                             client_name=self.hostname, on_push=on_push, on_close=on_close)
+                                             client_name=self.hostname, on_push=self._on_push,
+                                             on_close=self._on_connection_closed)
             except BrokerUnavailable as e:
                 if not announced:
                     logger.error("consumer: Cannot connect to brokerd at %s: %s. Trying again...",
@@ -247,12 +257,14 @@ class WorkerLoop:
                 time.sleep(delay)
                 delay = min(delay * 2, _RECONNECT_MAX_S)
                 continue
-            except BrokerError as e:  # refused: a bad token or role; retrying will not help
-                self.post(("connect_failed", f"consumer: brokerd at {self.app.address} refused the worker: {e}"))
+            except BrokerError as e:  # refused: a bad token; retrying will not help
+                self.post(("fatal", f"consumer: brokerd at {self.app.address} refused the worker: {e}"))
                 return
-            holder["connection"] = connection
             self.post(("connected", connection))
             return
+
+    def _on_connection_closed(self, connection: Connection, error) -> None:  # I/O thread
+        self.post(("disconnected", connection, error))
 
     def _on_connected(self, connection: Connection) -> None:
         self._connecting = False
@@ -260,20 +272,37 @@ class WorkerLoop:
             connection.close()
             return
         self._connection = connection
-        logger.info("Connected to brokerd://%s (role %s)", self.app.address, connection.role or "admin")
         envelope = pb.Envelope()
         envelope.consume.queues.extend(self.queues)
         envelope.consume.prefetch = self.prefetch
         envelope.consume.lease_ms = self.requested_lease_ms
 
         def on_reply(reply, error):
-            if reply is not None and reply.WhichOneof("body") == "consume_ok":
-                self.lease_ms = reply.consume_ok.lease_ms or self.lease_ms
-            elif reply is not None:
-                logger.error("consumer: brokerd refused to deliver: %s", reply_error(reply))
+            if reply is not None:
+                self.post(("consume_reply", connection, reply))
 
-        connection.request(envelope, on_reply)
-        self._next_heartbeat = time.monotonic() + self.lease_ms / 3000
+        try:
+            connection.request(envelope, on_reply)
+        except BrokerError as e:  # it closed already (its "disconnected" may have come first)
+            self._connection = None
+            logger.warning("consumer: Connection to brokerd lost at once (%s). Reconnecting...", e)
+            self._start_connecting()
+            return
+        logger.info("Connected to brokerd://%s (role %s)", self.app.address, connection.role or "admin")
+
+    def _on_consume_reply(self, connection: Connection, reply: pb.Envelope) -> None:
+        if connection is not self._connection:
+            return
+        refusal = reply_error(reply)
+        if refusal is None:
+            self.lease_ms = reply.consume_ok.lease_ms or self.lease_ms
+            # The first heartbeat within a third of the lease in force, not of the default.
+            self._next_heartbeat = min(self._next_heartbeat, time.monotonic() + self.lease_ms / 3000)
+        elif refusal.code in ("PERMISSION_DENIED", "INVALID_ARGUMENT"):
+            self._handle(("fatal", f"consumer: brokerd refused to deliver to this worker: {refusal}"))
+        else:  # e.g. INTERNAL while the broker's disk is full: try again on a new connection
+            logger.error("consumer: brokerd refused to deliver (%s); reconnecting", refusal)
+            connection.close()
 
     def _on_disconnected(self, connection: Connection | None, error) -> None:
         if connection is not None and connection is not self._connection:
@@ -340,6 +369,16 @@ class WorkerLoop:
         if self._phase is not Phase.RUNNING:
             self._release(held, "shutting down")
             return
+        # The broker never delivers a task again while a lease on it is valid: an older
+        # lease of this task that this connection still holds has expired.
+        for older in [h for h in self._held.values()
+                      if h.job.task_id == job.task_id and h.job.lease_id != job.lease_id and h.connection is connection]:
+            if older.state is LeaseState.BUFFERED:
+                self._release(older, None)  # frees its credit (answered STALE_LEASE)
+            elif older.state is LeaseState.RUNNING:
+                logger.warning("Task %s[%s]: lease expired while running; its outcome will be dropped",
+                               job.name, job.task_id)
+                older.state = LeaseState.LOST
         logger.info("Task %s[%s] received", job.name, job.task_id)
         self._buffer.append(job.lease_id)
 
@@ -434,12 +473,30 @@ class WorkerLoop:
             logger.error("Pool process %s while idle; starting another", description)
         for position, job in enumerate(jobs):
             held = self._finish_run(job)
+            if position == 0 and job.attempt >= WORKER_LOST_ATTEMPTS:
+                # It took a pool process with it on every delivery: a poison task. End it,
+                # as Celery ends a task whose worker was lost, instead of forever.
+                logger.error("Pool process %s while running task %s[%s], on its delivery %d: the task "
+                             "ends FAILURE (WorkerLostError)", description, job.name, job.task_id, job.attempt)
+                if held is not None and held.state is LeaseState.RUNNING:
+                    self._fail_final(held, "WorkerLostError",
+                                     f"the pool process running it died ({description}) on {job.attempt} deliveries")
+                continue
             if position == 0:
                 logger.error("Pool process %s while running task %s[%s]; the task goes back to the queue",
                              description, job.name, job.task_id)
             if held is not None and held.state in (LeaseState.RUNNING, LeaseState.LOST):
                 self._release(held, None if position == 0 else "its pool process died before it started")
-        if self._phase is not Phase.COLD:
+
+    def _fail_final(self, held: HeldLease, error_type: str, message: str) -> None:
+        envelope = pb.Envelope()
+        envelope.complete.task_id = held.job.task_id
+        envelope.complete.lease_id = held.job.lease_id
+        _fill_error(envelope.complete.failure.error, error_type, message, "")
+        envelope.complete.failure.final = True
+        self.failed += 1
+        self._send(envelope, held)
+        if self._phase is Phase.RUNNING:
             self.pool.respawn(slot)
 
     def _finish_run(self, job: Job) -> HeldLease | None:

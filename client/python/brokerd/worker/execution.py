@@ -65,7 +65,7 @@ def run_job(app: App, job: Job) -> tuple:
         if exc is None:
             return ("retry", countdown_ms, "Retry", "retry requested", "", runtime, retry.max_retries)
         return ("retry", countdown_ms, type(exc).__name__, str(exc), _format(exc), runtime, retry.max_retries)
-    except Exception as exc:  # noqa: BLE001 - a task's failure is data, never the worker's end
+    except BaseException as exc:  # noqa: BLE001 - even SystemExit: a task's failure is data, never the worker's end
         runtime = time.perf_counter() - started
         final = not (task.autoretry_for and isinstance(exc, task.autoretry_for))
         return ("failure", type(exc).__name__, str(exc), _format(exc), final, runtime, task.max_retries)

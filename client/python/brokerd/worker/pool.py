@@ -9,14 +9,18 @@ main loop (a child's pipe and its exit sentinel); the thread pool through ``post
 from __future__ import annotations
 
 import collections
+import logging
 import multiprocessing
 import queue
 import selectors
+import signal
 import threading
 import time
 from typing import Callable
 
 from brokerd.worker.execution import Job, run_job
+
+logger = logging.getLogger("brokerd.worker")
 
 # A child that dies this soon after its start without having run anything makes the
 # next start wait, doubling up to the maximum: a broken import must not spin a core.
@@ -53,6 +57,7 @@ class ProcessSlot(Slot):
         self.connection = None
         self.spawned = 0.0
         self.ran_anything = False
+        self.respawn_at: float | None = None  # monotonic time of a delayed respawn
 
 
 class ProcessPool:
@@ -73,8 +78,27 @@ class ProcessPool:
 
     def start(self, selector: selectors.BaseSelector, post: Callable) -> None:
         self._selector = selector
-        for slot in self.slots:
+        # The fork server starts with the first child and inherits ignored SIGINT and
+        # SIGTERM through its exec: a signal to the whole process group (systemd's
+        # KillMode=control-group, Ctrl-C in a terminal) reaches the worker's main process,
+        # which decides, and not the server, whose death would kill every child with it.
+        previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            for slot in self.slots:
+                self._spawn_or_retry(slot)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _spawn_or_retry(self, slot: ProcessSlot) -> None:
+        try:
             self._spawn(slot)
+        except OSError as e:  # e.g. the fork server died (OOM kill): try again later
+            logger.error("Starting pool process %d failed: %s; trying again in %.1f s", slot.index, e,
+                         self._respawn_pause)
+            slot.dead = True
+            slot.respawn_at = time.monotonic() + self._respawn_pause
+            self._respawn_pause = min(self._respawn_pause * 2, _RESPAWN_PAUSE_MAX_S)
 
     def _spawn(self, slot: ProcessSlot) -> None:
         from brokerd.worker.child import child_main
@@ -88,6 +112,7 @@ class ProcessPool:
         slot.spawned = time.monotonic()
         slot.ran_anything = False
         slot.dead = False
+        slot.respawn_at = None
         self._selector.register(parent_end, selectors.EVENT_READ, ("result", slot))
         self._selector.register(process.sentinel, selectors.EVENT_READ, ("exit", slot))
 
@@ -126,14 +151,28 @@ class ProcessPool:
         slot.jobs.clear()
         quick_death = not slot.ran_anything and time.monotonic() - slot.spawned < 1.0
         if quick_death:
-            time.sleep(self._respawn_pause)
+            slot.respawn_at = time.monotonic() + self._respawn_pause
             self._respawn_pause = min(self._respawn_pause * 2, _RESPAWN_PAUSE_MAX_S)
         else:
+            slot.respawn_at = time.monotonic()
             self._respawn_pause = _RESPAWN_PAUSE_MIN_S
         return [("died", slot, jobs, description)]
 
     def respawn(self, slot: ProcessSlot) -> None:
-        self._spawn(slot)
+        """Starts a process for the slot now, or at its delayed time (``tick``)."""
+        if slot.respawn_at is None or slot.respawn_at <= time.monotonic():
+            self._spawn_or_retry(slot)
+
+    def tick(self) -> None:
+        """Starts the processes whose delayed respawn is due (called every loop turn)."""
+        now = time.monotonic()
+        for slot in self.slots:
+            if slot.dead and slot.respawn_at is not None and slot.respawn_at <= now:
+                self._spawn_or_retry(slot)
+
+    def next_deadline(self) -> float | None:
+        times = [slot.respawn_at for slot in self.slots if slot.dead and slot.respawn_at is not None]
+        return min(times) if times else None
 
     def kill(self, slot: ProcessSlot) -> None:
         if slot.process is not None and slot.process.is_alive():
@@ -181,7 +220,10 @@ class ThreadPool:
             job = jobs.get()
             if job is None:
                 return
-            outcome = run_job(self._app, job)
+            try:
+                outcome = run_job(self._app, job)
+            except BaseException as e:  # noqa: BLE001 - run_job catches everything; belt and braces
+                outcome = ("failure", type(e).__name__, str(e), "", True, 0.0, None)
             self._post(("done", slot, job, outcome))
 
     def submit(self, slot: Slot, job: Job) -> None:
@@ -193,6 +235,12 @@ class ThreadPool:
 
     def respawn(self, slot) -> None:
         pass
+
+    def tick(self) -> None:
+        pass
+
+    def next_deadline(self) -> float | None:
+        return None
 
     def kill(self, slot) -> None:
         pass  # threads cannot be killed; a hung task keeps its thread
