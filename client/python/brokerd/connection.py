@@ -83,7 +83,8 @@ class Connection:
 
     def __init__(self, sock: socket.socket, hello_ok: "pb.HelloOk", *, tls: bool,
                  on_push: "Callable[[Connection, pb.Envelope], None] | None",
-                 on_close: "Callable[[Connection, BaseException], None] | None", name: str):
+                 on_close: "Callable[[Connection, BaseException], None] | None", name: str,
+                 threaded: bool = True):
         self.hello_ok = hello_ok
         self.role = hello_ok.role
         self._sock = sock
@@ -98,9 +99,12 @@ class Connection:
         # TLS must retry a write that wanted more with the very same buffer: no gathering
         # of further frames into it until it went through.
         self._write_retry = False
-        self._wake_r, self._wake_w = os.pipe()
-        os.set_blocking(self._wake_r, False)
-        os.set_blocking(self._wake_w, False)
+        self._threaded = threaded
+        self._inbound = bytearray()  # read, not yet a whole frame
+        if threaded:
+            self._wake_r, self._wake_w = os.pipe()
+            os.set_blocking(self._wake_r, False)
+            os.set_blocking(self._wake_w, False)
         self._wake_armed = False
         self._closing = False
         self._close_error: BaseException | None = None
@@ -111,15 +115,17 @@ class Connection:
         self._tls_read_wants_write = False
         self._tls_write_wants_read = False
         sock.setblocking(False)
-        self._thread = threading.Thread(target=self._run, name=f"brokerd-io-{name}", daemon=True)
-        self._thread.start()
+        if threaded:
+            self._thread = threading.Thread(target=self._run, name=f"brokerd-io-{name}", daemon=True)
+            self._thread.start()
 
     # ---- opening -----------------------------------------------------------------------
 
     @classmethod
     def open(cls, address: Address, *, security: Security, client_name: str, timeout: float = 10.0,
              on_push: "Callable[[Connection, pb.Envelope], None] | None" = None,
-             on_close: "Callable[[Connection, BaseException], None] | None" = None) -> "Connection":
+             on_close: "Callable[[Connection, BaseException], None] | None" = None,
+             threaded: bool = True) -> "Connection":
         """Connects, performs TLS if configured and the handshake. Raises
         BrokerUnavailable when the broker cannot be reached or cannot take the connection
         now (too many connections, shutting down), BrokerError (PERMISSION_DENIED,
@@ -168,7 +174,7 @@ class Connection:
             sock.close()
             raise BrokerError(f"brokerd at {address} answered the handshake with {reply.WhichOneof('body')}")
         return cls(sock, reply.hello_ok, tls=security.tls.active, on_push=on_push, on_close=on_close,
-                   name=str(address))
+                   name=str(address), threaded=threaded)
 
     # ---- sending -----------------------------------------------------------------------
 
@@ -240,6 +246,8 @@ class Connection:
         self._wake_locked()
 
     def _wake_locked(self) -> None:
+        if not self._threaded:
+            return  # the owner's loop looks at wants_write() every turn
         if not self._wake_armed:
             self._wake_armed = True
             try:
@@ -256,6 +264,67 @@ class Connection:
             self._closing = True
             self._close_error = error
             self._wake_locked()
+        if not self._threaded:
+            try:
+                self._write_some()  # what fits now; a driven connection closes at once
+            except OSError:
+                pass
+            self._finish(None)
+
+    # ---- driven by the owner's loop (threaded=False) -------------------------------------
+    # The owner's selector watches fileno() (for writing too while wants_write()), calls
+    # on_events() when it is ready and on_timer() by next_deadline(). Everything, the
+    # callbacks included, then runs on the owner's thread: no hand-over between threads.
+
+    def fileno(self) -> int:
+        return self._sock.fileno()
+
+    def wants_write(self) -> bool:
+        with self._lock:
+            return (bool(self._outbound) and not self._tls_write_wants_read) or self._tls_read_wants_write
+
+    def on_events(self, readable: bool, writable: bool) -> None:
+        if self.closed.is_set():
+            return
+        try:
+            self._io_step(readable, writable)
+        except BrokerError as e:
+            self._finish(e)
+        except (OSError, ValueError) as e:
+            self._finish(ConnectionLost(f"connection to brokerd failed: {e}"))
+
+    def next_deadline(self) -> float | None:
+        """Monotonic time on_timer() must run by (None: no keepalive)."""
+        if self._ping_interval is None or self.closed.is_set():
+            return None
+        return min(self._last_send + self._ping_interval, self._last_receive + self._ping_interval * _SILENT_PINGS)
+
+    def on_timer(self) -> None:
+        if self.closed.is_set():
+            return
+        try:
+            self._keepalive(time.monotonic())
+        except BrokerError as e:
+            self._finish(e)
+
+    def _io_step(self, readable: bool, writable: bool) -> None:
+        if readable or self._tls_read_wants_write:
+            if not self._read_available(self._inbound):
+                raise ConnectionLost("brokerd closed the connection")
+        if readable or writable:
+            self._write_some()
+
+    def _keepalive(self, now: float) -> bool:
+        """Closes a silent connection, pings when due; True when it sent a ping."""
+        if self._ping_interval is None:
+            return False
+        if now - self._last_receive > self._ping_interval * _SILENT_PINGS:
+            raise ConnectionLost(f"brokerd sent nothing for {now - self._last_receive:.0f} s "
+                                 "(not even a reply to a ping)")
+        if self._last_send + self._ping_interval <= now:
+            self._send_ping()
+            return True
+        return False
 
     @property
     def in_flight(self) -> int:
@@ -273,7 +342,6 @@ class Connection:
         poller = select.poll()
         fd = self._sock.fileno()
         poller.register(self._wake_r, select.POLLIN)
-        buffer = bytearray()
         error: BaseException | None = None
         close_deadline = None
         try:
@@ -292,16 +360,12 @@ class Connection:
                 poll_out = (want_write and not self._tls_write_wants_read) or self._tls_read_wants_write
                 poller.register(fd, select.POLLIN | (select.POLLOUT if poll_out else 0))
                 timeout_ms = _CLOSE_POLL_MS if closing else None
-                if self._ping_interval is not None:
-                    now = time.monotonic()
-                    if now - self._last_receive > self._ping_interval * _SILENT_PINGS:
-                        raise ConnectionLost(f"brokerd sent nothing for {now - self._last_receive:.0f} s "
-                                             "(not even a reply to a ping)")
-                    due = self._last_send + self._ping_interval - now
-                    if due <= 0:
-                        self._send_ping()
-                        continue
-                    timeout_ms = min(timeout_ms or 1 << 30, int(due * 1000) + 1)
+                if self._keepalive(time.monotonic()):
+                    continue
+                deadline = self.next_deadline()
+                if deadline is not None:
+                    due_ms = int((deadline - time.monotonic()) * 1000) + 1
+                    timeout_ms = max(0, min(timeout_ms or 1 << 30, due_ms))
                 if self._tls and self._sock.pending():
                     events = [(fd, select.POLLIN)]
                 else:
@@ -310,11 +374,8 @@ class Connection:
                     if ready_fd == self._wake_r:
                         self._drain_wake()
                         continue
-                    if mask & (select.POLLIN | select.POLLERR | select.POLLHUP) or self._tls_read_wants_write:
-                        if not self._read_available(buffer):
-                            raise ConnectionLost("brokerd closed the connection")
-                    if mask & (select.POLLOUT | select.POLLIN):
-                        self._write_some()
+                    self._io_step(bool(mask & (select.POLLIN | select.POLLERR | select.POLLHUP)),
+                                  bool(mask & select.POLLOUT))
         except BrokerError as e:
             error = e
         except (OSError, ValueError) as e:
@@ -425,6 +486,8 @@ class Connection:
                     return
 
     def _finish(self, error: BaseException | None) -> None:
+        if self.closed.is_set():
+            return
         with self._lock:
             self._closing = True
             if error is None:
@@ -438,8 +501,9 @@ class Connection:
             self._sock.close()
         except OSError:
             pass
-        os.close(self._wake_r)
-        os.close(self._wake_w)
+        if self._threaded:
+            os.close(self._wake_r)
+            os.close(self._wake_w)
         lost = error if isinstance(error, ConnectionLost) else ConnectionLost(str(error))
         for callback in pending:
             try:

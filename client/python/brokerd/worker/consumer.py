@@ -1,9 +1,10 @@
 """The worker's main loop: one connection to the broker, a pool that runs the tasks.
 
 Everything that changes the worker's state happens on the main thread, in one loop
-driven by a selector: deliveries and replies from the connection's I/O thread and
-outcomes from pool threads arrive through an inbox and a wake-up pipe (which is also the
-signal wake-up fd); prefork children report through their own pipes and exit sentinels.
+driven by a selector: it drives the broker connection itself (no I/O thread, so a
+delivery costs no hand-over between threads), prefork children report through their own
+pipes and exit sentinels, and the rest (pool threads' outcomes, the connect thread,
+signals) arrives through an inbox and a wake-up pipe (also the signal wake-up fd).
 
 The rules it keeps (docs/python.md, "The worker"):
 - at most ``prefetch`` deliveries held (the broker enforces it); they run in delivery
@@ -90,11 +91,15 @@ class WorkerLoop:
         self._to_flush: set[Connection] = set()  # connections with corked requests
 
         self._connection: Connection | None = None
+        self._watched: Connection | None = None  # the connection the selector watches
         self._connecting = False
         self._held: dict[int, HeldLease] = {}          # lease_id -> lease
         self._buffer: collections.deque[int] = collections.deque()  # lease ids, delivery order
         self._running_tasks: dict[str, int] = {}        # task_id -> lease_id running in the pool
-        self._replies_outstanding = 0                   # Complete/Release sent, reply not yet in
+        # Complete/Release requests whose reply has not come, per connection, read by a
+        # warm shutdown. (The lock is for a threaded connection; this loop drives its own.)
+        self._outstanding: collections.Counter[Connection] = collections.Counter()
+        self._outstanding_lock = threading.Lock()
         self._next_heartbeat = 0.0  # monotonic; first real one after ConsumeOk
         self._phase = Phase.RUNNING
         self._signals = 0
@@ -115,7 +120,9 @@ class WorkerLoop:
                 pass  # full of wake-ups already, or closed as the loop ended
 
     def _on_push(self, connection: Connection, envelope: pb.Envelope) -> None:
-        self.post(("push", connection, envelope))
+        # The connection is driven by this loop: this runs on the main thread, inside
+        # on_events(), and the loop empties the inbox right after. No wake-up needed.
+        self._inbox.append(("push", connection, envelope))
 
     # ---- running ---------------------------------------------------------------------------
 
@@ -127,14 +134,19 @@ class WorkerLoop:
             self.pool.start(self._selector, self.post)
             self._start_connecting()
             while not self._finished():
+                self._watch_connection()
                 timeout = self._select_timeout()
-                for key, _ in self._selector.select(timeout):
+                for key, mask in self._selector.select(timeout):
                     tag, slot = key.data
                     if tag == "wake":
                         self._drain_wake()
+                    elif tag == "broker":
+                        slot.on_events(bool(mask & selectors.EVENT_READ), bool(mask & selectors.EVENT_WRITE))
                     else:
                         for event in self.pool.on_ready(tag, slot):
                             self._handle(event)
+                if self._connection is not None:
+                    self._connection.on_timer()  # keepalive pings, a silent broker
                 while self._inbox:
                     self._handle(self._inbox.popleft())
                 self._heartbeat_if_due()
@@ -148,8 +160,29 @@ class WorkerLoop:
             self._close()
         return 0 if self._phase is not Phase.COLD else 1
 
+    def _watch_connection(self) -> None:
+        """Keeps the selector watching the live connection (for writing too when it has
+        output waiting), and nothing else."""
+        connection = self._connection if self._connected() else None
+        if self._watched is not None and self._watched is not connection:
+            try:
+                self._selector.unregister(self._watched)
+            except (KeyError, ValueError):
+                pass
+            self._watched = None
+        if connection is None:
+            return
+        events = selectors.EVENT_READ | (selectors.EVENT_WRITE if connection.wants_write() else 0)
+        if self._watched is None:
+            self._selector.register(connection, events, ("broker", connection))
+            self._watched = connection
+        elif self._selector.get_key(connection).events != events:
+            self._selector.modify(connection, events, ("broker", connection))
+
     def _select_timeout(self) -> float | None:
         deadlines = [self.pool.next_deadline()]
+        if self._connection is not None:
+            deadlines.append(self._connection.next_deadline())
         if self._held:
             deadlines.append(self._next_heartbeat)
         deadlines = [d for d in deadlines if d is not None]
@@ -159,7 +192,12 @@ class WorkerLoop:
         return self._phase is Phase.COLD or (self._phase is Phase.WARM and self._drained())
 
     def _drained(self) -> bool:
-        return not self._running_tasks and (self._replies_outstanding == 0 or not self._connected())
+        if self._running_tasks:
+            return False
+        if not self._connected():
+            return True
+        with self._outstanding_lock:
+            return self._outstanding[self._connection] <= 0
 
     def _connected(self) -> bool:
         return self._connection is not None and not self._connection.closed.is_set()
@@ -201,8 +239,9 @@ class WorkerLoop:
         elif kind == "died":
             self._on_died(event[1], event[2], event[3])
         elif kind == "reply":
-            self._replies_outstanding = max(0, self._replies_outstanding - 1)
             self._on_outcome_reply(*event[1:])
+        elif kind == "wake":
+            pass  # only to look again (a warm shutdown may have drained)
         elif kind == "heartbeat_ok":
             self._on_heartbeat_reply(event[1], event[2])
         elif kind == "connected":
@@ -246,9 +285,11 @@ class WorkerLoop:
         announced = False
         while self._phase is Phase.RUNNING:
             try:
+                # Driven by this loop (no I/O thread): deliveries and replies are handled
+                # on the main thread without a hand-over per frame.
                 connection = Connection.open(self.app.address, security=self.app.security,
                                              client_name=self.hostname, on_push=self._on_push,
-                                             on_close=self._on_connection_closed)
+                                             on_close=self._on_connection_closed, threaded=False)
             except BrokerUnavailable as e:
                 if not announced:
                     logger.error("consumer: Cannot connect to brokerd at %s: %s. Trying again...",
@@ -263,8 +304,8 @@ class WorkerLoop:
             self.post(("connected", connection))
             return
 
-    def _on_connection_closed(self, connection: Connection, error) -> None:  # I/O thread
-        self.post(("disconnected", connection, error))
+    def _on_connection_closed(self, connection: Connection, error) -> None:  # main thread
+        self._inbox.append(("disconnected", connection, error))
 
     def _on_connected(self, connection: Connection) -> None:
         self._connecting = False
@@ -319,7 +360,8 @@ class WorkerLoop:
                 del self._held[lease_id]
                 dropped += 1
         self._buffer.clear()
-        self._replies_outstanding = 0
+        with self._outstanding_lock:
+            self._outstanding.pop(connection, None)
         if self._phase is Phase.RUNNING:
             logger.warning("consumer: Connection to brokerd lost (%s); %d unstarted task(s) go back to the "
                            "queue. Reconnecting...", error, dropped)
@@ -332,16 +374,25 @@ class WorkerLoop:
         if connection is None or connection.closed.is_set():
             return False
 
-        def on_reply(reply, error):
-            self.post(("reply", envelope, reply, error))
+        def on_reply(reply, error):  # inside the connection's on_events()
+            with self._outstanding_lock:
+                self._outstanding[connection] -= 1
+            if error is not None or reply is None or reply.WhichOneof("body") == "error":
+                self.post(("reply", envelope, reply, error))
+            elif self._phase is not Phase.RUNNING:
+                self.post(("wake",))
 
+        if counted:
+            with self._outstanding_lock:
+                self._outstanding[connection] += 1
         try:
             connection.request(envelope, on_reply if counted else None, corked=True)
         except BrokerError:
+            if counted:
+                with self._outstanding_lock:
+                    self._outstanding[connection] -= 1
             return False
         self._to_flush.add(connection)
-        if counted:
-            self._replies_outstanding += 1
         return True
 
     def _flush(self) -> None:
