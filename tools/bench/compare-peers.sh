@@ -28,27 +28,37 @@ Measures brokerd (through broker-bench --spawn) next to, in one sitting:
   celery     Celery + Redis (AOF everysec) running a no-op add(x, y)
              (tools/bench/celery/), end to end and round trip, vs broker-bench e2e,
              enqueue and latency with --sync always.
+  python     brokerd's Python client (client/python) driving the same add(x, y) from
+             Python (tools/bench/python/): a private brokerd --sync always and a
+             2-process prefork worker (python3 -m brokerd worker -A bench_tasks
+             --concurrency 2 --pool prefork), vs the Celery + Redis run above (run
+             once, shared). .delay() one at a time then .get() each (end to end and
+             enqueue rate), await adelay() with 1024 in flight (end to end and
+             enqueue), pipelined enqueue into a queue no worker reads, send_batch()
+             of 1000, and delay().get() round trips (p50, p99).
 
 Options:
   --quick            small counts, to check that everything runs (about 2-3 minutes)
   --build-dir DIR    where broker-bench and beanstalk-load were built (default: build)
   --json-out FILE    also write the figures, notes and command lines as JSON
-  --peers LIST       comma-separated subset of redis,beanstalkd,celery (default: all)
+  --peers LIST       comma-separated subset of redis,beanstalkd,celery,python
+                     (default: all)
   --celery-pool P    Celery worker pool: prefork (default), solo or threads
   -h, --help         this text
 
 Needs a build of the broker-bench, brokerd and beanstalk-load targets:
   cmake --build build --target brokerd broker-bench beanstalk-load
 Peers not installed are skipped with a note (Debian packages: redis-server,
-redis-tools, beanstalkd, python3-celery, python3-redis). Progress goes to stderr, the
-table to stdout. Figures on a shared machine are noisy: compare ratios from one sitting.
+redis-tools, beanstalkd, python3-celery, python3-redis; python3-protobuf for the Python
+client). Progress goes to stderr, the table to stdout. Figures on a shared machine are
+noisy: compare ratios from one sitting.
 EOF
 }
 
 MODE=full
 BUILD_DIR="$root/build"
 JSON_OUT=""
-PEERS=redis,beanstalkd,celery
+PEERS=redis,beanstalkd,celery,python
 CELERY_POOL=prefork
 while (($# > 0)); do
   case $1 in
@@ -80,13 +90,16 @@ fi
 
 # Counts. Full: as in ../shared/peers.md where it gives them, sized so that the whole
 # run takes a few minutes on 2 cores. Each client run is cut at RUN_MAX_SECONDS (its
-# rate so far is reported, marked "*") and killed at CLIENT_TIMEOUT.
+# rate so far is reported, marked "*") and killed at CLIENT_TIMEOUT. PY_WINDOW: the
+# Python client's asyncio requests in flight at most.
+PY_WINDOW=1024
 if [[ $MODE == quick ]]; then
   REDIS_REQUESTS=10000
   BEANSTALK_JOBS=2500 # per connection
   CELERY_TASKS=500
   CELERY_ROUNDTRIPS=100
   LATENCY_TASKS=300
+  PY_PIPELINED_TASKS=2000
   RUN_MAX_SECONDS=15
   CLIENT_TIMEOUT=120
 else
@@ -95,6 +108,7 @@ else
   CELERY_TASKS=5000
   CELERY_ROUNDTRIPS=1000
   LATENCY_TASKS=2000
+  PY_PIPELINED_TASKS=20000
   RUN_MAX_SECONDS=60
   CLIENT_TIMEOUT=240
 fi
@@ -111,6 +125,8 @@ source "$here/lib/peer-redis.sh"
 source "$here/lib/peer-beanstalkd.sh"
 # shellcheck source=lib/peer-celery.sh
 source "$here/lib/peer-celery.sh"
+# shellcheck source=lib/peer-python.sh
+source "$here/lib/peer-python.sh"
 
 trap cleanup EXIT
 trap 'exit 130' INT
@@ -125,6 +141,7 @@ log "compare-peers: $MODE run, temporary dir $BENCH_TMP"
 if [[ ,$PEERS, == *,redis,* ]]; then run_redis_section; fi
 if [[ ,$PEERS, == *,beanstalkd,* ]]; then run_beanstalkd_section; fi
 if [[ ,$PEERS, == *,celery,* ]]; then run_celery_section; fi
+if [[ ,$PEERS, == *,python,* ]]; then run_python_section; fi
 log "compare-peers: done in $((SECONDS - started)) s"
 
 print_header

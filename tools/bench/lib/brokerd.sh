@@ -50,3 +50,35 @@ bb_measure() {
     BB_RESULT_CUT=$(bb_cut "$part")
   fi
 }
+
+# start_brokerd NAME ARGS...: a private brokerd for clients other than broker-bench (the
+# Python client), on a port it picks itself (--listen 127.0.0.1:0 --port-file, so no other
+# process can take the port first), with a fresh data dir in BENCH_TMP (the disk every
+# peer uses), its log in BENCH_TMP/NAME.log. ARGS are more brokerd flags (e.g. --sync
+# always). Waits up to 20 s until it listens. Sets SERVER_PID and SERVER_PORT; returns 1
+# (after logging why) when it exits or never listens.
+start_brokerd() {
+  local name=$1
+  shift
+  local dir="$BENCH_TMP/$name" tries
+  mkdir -p "$dir"
+  local args=(--listen 127.0.0.1:0 --port-file "$dir/port" --data-dir "$dir/data" "$@")
+  record_command brokerd brokerd "${args[@]}"
+  start_process "$BENCH_TMP/$name.log" "$BUILD_DIR/server/brokerd" "${args[@]}"
+  SERVER_PORT=""
+  for ((tries = 0; tries < 200; tries++)); do
+    if ! alive "$SERVER_PID"; then
+      log "$name (brokerd) exited at start; its log ($BENCH_TMP/$name.log):"
+      tail -n 5 "$BENCH_TMP/$name.log" >&2 || true
+      return 1
+    fi
+    if [[ -s $dir/port ]]; then
+      SERVER_PORT=$(tr -dc 0-9 <"$dir/port")
+      if [[ -n $SERVER_PORT ]] && port_open "$SERVER_PORT"; then return 0; fi
+    fi
+    sleep 0.1
+  done
+  log "$name (brokerd) did not listen within 20 s"
+  stop_server "$SERVER_PID"
+  return 1
+}

@@ -20,19 +20,33 @@ celery_command() {
     PYTHONDONTWRITEBYTECODE=1 "$PYTHON")
 }
 
-run_celery_section() {
+# celery_group: the heading of the rows that compare with Celery.
+celery_group() {
+  echo "Celery $("$PYTHON" -c 'import celery; print(celery.__version__)') + Redis $(redis_version) (AOF everysec), --pool=$CELERY_POOL --concurrency=2"
+}
+
+# celery_measure: runs the Celery side once per sitting (Redis, a worker, then
+# run_celery_e2e.py) and sets CELERY_JSON to its report (a file that may be empty when
+# the run failed or Celery is missing, with a note saying why) and CELERY_SKIPPED to true
+# when Celery or Redis is not installed. The celery and the python sections both compare
+# with it; the second caller reuses the first run.
+CELERY_JSON=""
+CELERY_SKIPPED=false
+celery_measure() {
+  if [[ -n $CELERY_JSON ]]; then return 0; fi
+  CELERY_JSON="$BENCH_TMP/celery.json"
+  : >"$CELERY_JSON"
   if ! command -v redis-server >/dev/null; then
     note "Celery skipped: redis-server is not installed (Debian: redis-server)"
-    return
+    CELERY_SKIPPED=true
+    return 0
   fi
   if ! celery_available; then
     note "Celery skipped: '$PYTHON -c \"import celery, redis\"' fails (Debian: python3-celery, python3-redis)"
-    return
+    CELERY_SKIPPED=true
+    return 0
   fi
-  local version out="$BENCH_TMP/celery.json" status=0 worker_pid redis_pid
-  version=$("$PYTHON" -c 'import celery; print(celery.__version__)')
-  local group
-  group="Celery $version + Redis $(redis_version) (AOF everysec), --pool=$CELERY_POOL --concurrency=2, vs brokerd --sync always"
+  local out=$CELERY_JSON status=0 worker_pid redis_pid
 
   log "Celery: $CELERY_TASKS tasks, $CELERY_ROUNDTRIPS round trips"
   if start_redis everysec; then
@@ -57,6 +71,18 @@ run_celery_section() {
   local wrong
   wrong=$(jget "$out" .e2e.wrong_results)
   if [[ -n $wrong && $wrong != 0 ]]; then note "Celery returned $wrong wrong results"; fi
+}
+
+# celery_value PATH / celery_cut PATH: a field of the Celery report; "true" when the
+# part PATH (e.g. .e2e.completed) says it was cut short.
+celery_value() { jget "$CELERY_JSON" "$1"; }
+celery_cut() { if [[ $(jget "$CELERY_JSON" "$1") == false ]]; then echo true; else echo false; fi; }
+
+run_celery_section() {
+  celery_measure
+  if [[ $CELERY_SKIPPED == true ]]; then return 0; fi
+  local out=$CELERY_JSON group
+  group="$(celery_group), vs brokerd --sync always"
 
   # brokerd shaped like the Celery run: one producer sending one task at a time (as
   # .delay() does), one worker connection holding up to 8 unfinished tasks (Celery's
