@@ -396,11 +396,7 @@ class Connection:
     def _drain_wake(self) -> None:
         # Empty the pipe first, then disarm: a frame queued before the disarm is seen by
         # the loop's next look at the queue, one queued after it writes a new wake-up.
-        try:
-            while os.read(self._wake_r, 4096):
-                pass
-        except BlockingIOError:
-            pass
+        drain_pipe(self._wake_r)
         with self._lock:
             self._wake_armed = False
 
@@ -513,6 +509,15 @@ class Connection:
         self.closed.set()
         if self._on_close is not None:
             self._on_close(self, error)
+
+
+def drain_pipe(fd: int) -> None:
+    """Reads a non-blocking wake-up pipe empty."""
+    try:
+        while os.read(fd, 4096):
+            pass
+    except BlockingIOError:
+        pass
 
 
 def _read_frame_blocking(sock: socket.socket) -> "pb.Envelope":

@@ -176,15 +176,13 @@ class AsyncResult:
         Celery compatibility and ignored: the broker pushes the result."""
         if self._final is not None:
             return _outcome(self._final, propagate)
-        deadline = None if timeout is None else time.monotonic() + timeout
+        plan = _WaitPlan(self.id, timeout)
         while True:
-            wait_ms = _next_wait_ms(deadline)
             try:
-                reply = self.app._client.call(_wait_result(self.id, wait_ms), timeout=wait_ms / 1000 + 30)
+                reply = self.app._client.call(plan.request(), timeout=plan.reply_bound_s())
             except TimeoutError:
-                if deadline is None or time.monotonic() < deadline:
-                    continue
-                raise TimeoutError(f"task {self.id} did not finish within {timeout} s") from None
+                plan.timed_out()
+                continue
             return _outcome(self._keep(reply.task_info.task), propagate)
 
     wait = get
@@ -192,15 +190,13 @@ class AsyncResult:
     async def aget(self, timeout: float | None = None, propagate: bool = True) -> Any:
         if self._final is not None:
             return _outcome(self._final, propagate)
-        deadline = None if timeout is None else time.monotonic() + timeout
+        plan = _WaitPlan(self.id, timeout)
         while True:
-            wait_ms = _next_wait_ms(deadline)
             try:
-                reply = await self.app._client.acall(_wait_result(self.id, wait_ms))
+                reply = await self.app._client.acall(plan.request())
             except TimeoutError:
-                if deadline is None or time.monotonic() < deadline:
-                    continue
-                raise TimeoutError(f"task {self.id} did not finish within {timeout} s") from None
+                plan.timed_out()
+                continue
             return _outcome(self._keep(reply.task_info.task), propagate)
 
     # ---- steering ------------------------------------------------------------------------
@@ -220,11 +216,32 @@ class AsyncResult:
         return info
 
 
-def _next_wait_ms(deadline: float | None) -> int:
-    if deadline is None:
-        return _MAX_WAIT_MS
-    remaining = deadline - time.monotonic()
-    return max(1, min(_MAX_WAIT_MS, int(remaining * 1000)))
+class _WaitPlan:
+    """The WaitResult requests of one get(): each as long as the broker allows (an hour)
+    or what is left of ``timeout``; after a TIMEOUT, the next, until the deadline."""
+
+    def __init__(self, task_id: str, timeout: float | None):
+        self._task_id = task_id
+        self._timeout = timeout
+        self._deadline = None if timeout is None else time.monotonic() + timeout
+        self._wait_ms = _MAX_WAIT_MS
+
+    def request(self) -> pb.Envelope:
+        if self._deadline is not None:
+            remaining = self._deadline - time.monotonic()
+            self._wait_ms = max(1, min(_MAX_WAIT_MS, int(remaining * 1000)))
+        else:
+            self._wait_ms = _MAX_WAIT_MS
+        return _wait_result(self._task_id, self._wait_ms)
+
+    def reply_bound_s(self) -> float:
+        """How long the client waits for the reply: the broker's wait and a margin."""
+        return self._wait_ms / 1000 + 30
+
+    def timed_out(self) -> None:
+        """After a TIMEOUT: raises once the caller's deadline has passed."""
+        if self._deadline is not None and time.monotonic() >= self._deadline:
+            raise TimeoutError(f"task {self._task_id} did not finish within {self._timeout} s") from None
 
 
 def _outcome(info: TaskInfo, propagate: bool) -> Any:

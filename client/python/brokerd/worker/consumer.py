@@ -32,7 +32,7 @@ import threading
 import time
 
 from brokerd._wire import pb
-from brokerd.connection import Connection, reply_error
+from brokerd.connection import Connection, drain_pipe, reply_error
 from brokerd.errors import BrokerError, BrokerUnavailable
 from brokerd.worker.execution import Job
 
@@ -205,11 +205,7 @@ class WorkerLoop:
     def _drain_wake(self) -> None:
         # Empty the pipe, then clear the flag, then (in run) empty the inbox: an event
         # posted before the clear is in the inbox, one posted after writes a new wake-up.
-        try:
-            while os.read(self._wake_r, 4096):
-                pass
-        except BlockingIOError:
-            pass
+        drain_pipe(self._wake_r)
         self._wake_pending = False
 
     def _on_signal(self, signum, frame) -> None:
