@@ -96,6 +96,9 @@ run_python_section() {
   add_row "$group" "  same, as gather() of every call inside asyncio.Semaphore($PY_WINDOW) (Celery: .delay())" \
     rate "$(py_value .enqueue_pipelined_semaphore.tasks_per_s)" "$celery_enqueue" \
     "$(py_cut .enqueue_pipelined_semaphore.completed)" "$celery_enqueue_cut"
+  add_row "$group" "enqueue only, $PY_PIPELINED_TASKS tasks: app.send_many() ($PY_WINDOW in flight, blocking code; Celery: .delay())" \
+    rate "$(py_value .enqueue_send_many.tasks_per_s)" "$celery_enqueue" "$(py_cut .enqueue_send_many.completed)" \
+    "$celery_enqueue_cut"
   add_row "$group" "enqueue only, $PY_PIPELINED_TASKS tasks: send_batch() of 1000, batched (Celery: .delay())" rate \
     "$(py_value .enqueue_batched.tasks_per_s)" "$celery_enqueue" "$(py_cut .enqueue_batched.completed)" \
     "$celery_enqueue_cut"

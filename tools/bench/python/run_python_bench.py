@@ -17,6 +17,9 @@ against the same brokerd (python3 -m brokerd worker -A bench_tasks). Runs, in or
   enqueue_pipelined_semaphore
                 the same, written as asyncio.gather of every call, each inside
                 `async with asyncio.Semaphore(--window)` (costlier in the producer);
+  enqueue_send_many
+                the same count through app.send_many() (blocking code: each task its
+                own request, --window in flight), into the same queue, purged;
   enqueue_batched
                 the same count through app.send_batch() of --batch tasks each, one
                 batch at a time (batched, not pipelined), into the same queue, purged;
@@ -144,16 +147,28 @@ async def run_enqueue_pipelined(add, tasks, window, timeout_s, gather=in_lanes):
     results = await gather(tasks, window, started + timeout_s,
                            lambda i: add.aapply_async((i, i), queue=IDLE_QUEUE))
     seconds = time.perf_counter() - started
-    sent = sum(r is not None for r in results)
-    return {
-        "tasks": sent,
-        "tasks_requested": tasks,
-        "completed": sent == tasks,
-        "window": window,
-        "queue": IDLE_QUEUE,
-        "seconds": seconds,
-        "tasks_per_s": rate(sent, seconds),
-    }
+    return enqueue_report(sum(r is not None for r in results), tasks, seconds, window=window)
+
+
+def enqueue_report(sent, tasks, seconds, **shape):
+    """The JSON of an enqueue-only run into IDLE_QUEUE."""
+    return {"tasks": sent, "tasks_requested": tasks, "completed": sent == tasks, **shape, "queue": IDLE_QUEUE,
+            "seconds": seconds, "tasks_per_s": rate(sent, seconds)}
+
+
+def run_enqueue_send_many(app, add, tasks, window, timeout_s):
+    """Blocking code's pipelining: app.send_many(), each task its own request, up to
+    ``window`` in flight; sent in chunks so that the run stops near its timeout."""
+    import brokerd
+    started = time.perf_counter()
+    deadline = started + timeout_s
+    sent = 0
+    chunk = 5000
+    while sent < tasks and time.perf_counter() < deadline:
+        size = min(chunk, tasks - sent)
+        sent += len(app.send_many((brokerd.Signature(add, (i, i), options={"queue": IDLE_QUEUE})
+                                   for i in range(sent, sent + size)), window=window))
+    return enqueue_report(sent, tasks, time.perf_counter() - started, window=window)
 
 
 def run_enqueue_batched(app, add, tasks, batch, timeout_s):
@@ -166,16 +181,7 @@ def run_enqueue_batched(app, add, tasks, batch, timeout_s):
         signatures = [brokerd.Signature(add, (i, i), options={"queue": IDLE_QUEUE})
                       for i in range(sent, sent + size)]
         sent += len(app.send_batch(signatures))
-    seconds = time.perf_counter() - started
-    return {
-        "tasks": sent,
-        "tasks_requested": tasks,
-        "completed": sent == tasks,
-        "batch": batch,
-        "queue": IDLE_QUEUE,
-        "seconds": seconds,
-        "tasks_per_s": rate(sent, seconds),
-    }
+    return enqueue_report(sent, tasks, time.perf_counter() - started, batch=batch)
 
 
 async def run_e2e_pipelined(add, tasks, window, timeout_s):
@@ -246,6 +252,8 @@ def main():
     purged = app.control.purge(IDLE_QUEUE)
     report["enqueue_pipelined_semaphore"] = asyncio.run(
         run_enqueue_pipelined(add, args.pipelined_tasks, args.window, args.timeout, gather=run_semaphore))
+    purged += app.control.purge(IDLE_QUEUE)
+    report["enqueue_send_many"] = run_enqueue_send_many(app, add, args.pipelined_tasks, args.window, args.timeout)
     purged += app.control.purge(IDLE_QUEUE)
     report["enqueue_batched"] = run_enqueue_batched(app, add, args.pipelined_tasks, args.batch, args.timeout)
     purged += app.control.purge(IDLE_QUEUE)
