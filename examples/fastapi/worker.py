@@ -84,10 +84,10 @@ def fetch_with_retry(self, failures, url="https://example.invalid/data"):
         raise self.retry(exc=e, countdown=2 ** self.request.retries * sleep_scale())
 
 
-# The same with the backoff computed by the broker: an exception in `autoretry_for` asks
-# for a retry after retry_backoff * 2^retries seconds (capped by retry_backoff_max, with
-# jitter unless retry_jitter=False). The options are sent with each enqueue, so they are
-# read when this module is imported.
+# The same with automatic retries: an exception in `autoretry_for` is retried by the
+# broker after retry_backoff * 2^retries seconds (capped by retry_backoff_max, with jitter
+# unless retry_jitter=False), as Celery computes it. The worker computes the delay from
+# its own definition of the task, so the scale is the worker's.
 @celery.task(name="fetch_with_autoretry", bind=True, max_retries=3, autoretry_for=(UpstreamUnavailable,),
              retry_backoff=1.0 * sleep_scale(), retry_backoff_max=8.0 * sleep_scale(), retry_jitter=False)
 def fetch_with_autoretry(self, failures, url="https://example.invalid/data"):

@@ -257,7 +257,7 @@ def test_fetch_with_retry_gives_up_after_max_retries(test_app, example, example_
     assert (info.attempts, info.retries) == (4, 3)
 
 
-def test_fetch_with_autoretry_uses_the_brokers_backoff(test_app, example, example_worker):
+def test_fetch_with_autoretry_backs_off_as_the_worker_computes_it(test_app, example, example_worker):
     task_id = post_task(test_app, "/fetch", {"failures": 2, "autoretry": True})
     content = poll_until_finished(test_app, task_id)
     assert content["task_status"] == "SUCCESS" and content["task_result"]["attempts"] == 3

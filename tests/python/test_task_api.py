@@ -76,9 +76,19 @@ def test_run_job_retry_carries_countdown_and_limit():
     assert (kind, countdown_ms, error_type, message, max_retries) == ("retry", 2000, "KeyError", "'k'", 5)
 
 
-def test_autoretry_for_is_not_final_other_errors_are():
-    assert run_job(app, job("test_task_api.sometimes", ("conn",)))[4:7:2] == (False, 4)
-    assert run_job(app, job("test_task_api.sometimes", ("value",)))[4] is True
+def test_autoretry_for_retries_with_the_tasks_backoff_other_errors_are_final():
+    kind, countdown_ms, error_type, _, _, _, max_retries = run_job(app, job("test_task_api.sometimes", ("conn",)))
+    assert (kind, countdown_ms, error_type, max_retries) == ("retry", 180_000, "ConnectionError", 4)
+    kind, _, _, _, final, _, _ = run_job(app, job("test_task_api.sometimes", ("value",)))
+    assert (kind, final) == ("failure", True)
+
+
+def test_autoretry_backoff_as_celery_computes_it():
+    from brokerd.worker.execution import autoretry_countdown_ms
+    exact = app.task(name="unit.exact", retry_backoff=2, retry_backoff_max=10, retry_jitter=False)(lambda: 1)
+    assert [autoretry_countdown_ms(exact, n) for n in range(4)] == [2000, 4000, 8000, 10000]
+    jittered = app.task(name="unit.jittered", retry_backoff=True)(lambda: 1)
+    assert all(1 <= autoretry_countdown_ms(jittered, 3) <= 8000 for _ in range(100))
 
 
 def test_loader(tmp_path, monkeypatch):

@@ -9,14 +9,16 @@ Outcomes:
   means no retry whatever the task's retry policy (an exception outside
   ``autoretry_for``); ``max_retries`` is the worker's limit (None: the broker's policy)
 - ``("retry", countdown_ms, type, message, traceback, runtime_s, max_retries)``:
-  ``self.retry()``
+  ``self.retry()``, or an exception in ``autoretry_for`` (countdown from the task's
+  ``retry_backoff`` options, as Celery computes it)
 
-The worker's task definition sets the retry limit, as in Celery: it goes to the broker
-with the outcome and replaces the limit the producer enqueued with.
+The worker's task definition sets the retry limit and the automatic retries' backoff, as
+in Celery: they go to the broker with the outcome and replace what the producer enqueued.
 """
 from __future__ import annotations
 
 import json
+import random
 import time
 import traceback as traceback_module
 from typing import NamedTuple
@@ -67,13 +69,32 @@ def run_job(app: App, job: Job) -> tuple:
         return ("retry", countdown_ms, type(exc).__name__, str(exc), _format(exc), runtime, retry.max_retries)
     except BaseException as exc:  # noqa: BLE001 - even SystemExit: a task's failure is data, never the worker's end
         runtime = time.perf_counter() - started
-        final = not (task.autoretry_for and isinstance(exc, task.autoretry_for))
-        return ("failure", type(exc).__name__, str(exc), _format(exc), final, runtime, task.max_retries)
+        if task.autoretry_for and isinstance(exc, task.autoretry_for):
+            return ("retry", autoretry_countdown_ms(task, job.retries), type(exc).__name__, str(exc), _format(exc),
+                    runtime, task.max_retries)
+        return ("failure", type(exc).__name__, str(exc), _format(exc), True, runtime, task.max_retries)
     runtime = time.perf_counter() - started
     try:
         return ("success", dumps(value, f"the result of {job.name}"), runtime)
     except TypeError as e:
         return ("failure", "EncodeError", str(e), "", True, runtime, None)
+
+
+def autoretry_countdown_ms(task, retries: int) -> int:
+    """Celery's delay before an automatic retry, from the task's own options: with
+    ``retry_backoff`` (True = 1 s, or a number of seconds) ``base * 2**retries`` capped at
+    ``retry_backoff_max`` (600 s), drawn from [0, that] when ``retry_jitter`` (the
+    default); without it ``default_retry_delay``. At least 1 ms (0 on the wire would mean
+    the broker's policy)."""
+    if task.retry_backoff:
+        base = 1.0 if task.retry_backoff is True else float(task.retry_backoff)
+        cap = 600.0 if task.retry_backoff_max is None else float(task.retry_backoff_max)
+        delay = min(cap, base * (2 ** retries))
+        if task.retry_jitter is not False:
+            delay = random.uniform(0, delay)
+    else:
+        delay = float(task.default_retry_delay)
+    return max(1, int(delay * 1000))
 
 
 def _format(exc: BaseException) -> str:
