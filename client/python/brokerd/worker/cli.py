@@ -33,10 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--lease-seconds", type=float, default=0, metavar="S",
                         help="lease length asked of the broker (default: the broker's, 30 s); "
                              "heartbeats go out every third of it")
-    parser.add_argument("-l", "--loglevel", default="INFO",
-                        choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL",
-                                 "debug", "info", "warning", "error", "critical"),
-                        help="log level (default: INFO)")
+    parser.add_argument("-l", "--loglevel", default="INFO", type=str.upper,
+                        choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"), metavar="LEVEL",
+                        help="DEBUG, INFO (default), WARNING, ERROR or CRITICAL, in any case")
     parser.add_argument("-f", "--logfile", default=None, metavar="FILE", help="log here instead of stderr")
     parser.add_argument("-n", "--hostname", default="worker@%h", metavar="NAME",
                         help="this worker's name shown to operators; %%h is the host name "
