@@ -101,3 +101,18 @@ def exits():
 @app.task
 def always_crash():
     os._exit(4)
+
+
+@app.task(time_limit=1)
+def hangs(seconds=60):
+    time.sleep(seconds)
+    return "woke up"
+
+
+@app.task(soft_time_limit=0.5, time_limit=30)
+def cleans_up(seconds=30):
+    try:
+        time.sleep(seconds)
+    except brokerd.SoftTimeLimitExceeded:
+        return "cleaned up"
+    return "slept"

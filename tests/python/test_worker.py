@@ -92,6 +92,7 @@ def test_a_dying_pool_process_is_replaced_and_its_task_given_back(app, start_wor
     log = worker.wait_log("the task goes back to the queue")
     assert ("signal 11" if how == "segfault" else "exit code 3") in log
     assert app.send_task("sample_tasks.add", args=[1, 1]).get(timeout=30) == 2  # the pool goes on
+    assert worker.process.poll() is None
 
 
 def test_prefork_pool_runs_tasks_in_parallel(app, start_worker, tmp_path):
@@ -264,6 +265,9 @@ def test_a_task_that_always_kills_its_process_ends(app, start_worker):
     assert failed.value.type == "WorkerLostError"
     assert result.task_info().attempts == 3
     assert "ends FAILURE (WorkerLostError)" in worker.log()
+    # The worker itself goes on, with a new pool process.
+    assert app.send_task("sample_tasks.add", args=[1, 1]).get(timeout=30) == 2
+    assert worker.process.poll() is None
 
 
 def test_sigterm_to_the_process_group_is_still_a_warm_shutdown(app, start_worker, tmp_path):
@@ -327,3 +331,30 @@ def test_short_broker_lease_is_heartbeated_from_the_start(tmp_path):
         worker.terminate()
         worker.wait(timeout=30)
         short.stop()
+
+
+@pytest.mark.parametrize("pool", ["prefork", "threads"])
+def test_hard_time_limit_ends_the_task(app, start_worker, pool):
+    worker = start_worker("sample_tasks", "--concurrency", "1", "--pool", pool)
+    result = app.send_task("sample_tasks.hangs")
+    with pytest.raises(brokerd.TaskFailed) as failed:
+        result.get(timeout=30)
+    assert failed.value.type == "TimeLimitExceeded"
+    assert result.task_info().attempts == 1
+    assert "Hard time limit (1s) exceeded" in worker.wait_log("Hard time limit")
+    # The slot goes on: a new pool process, or a new thread beside the one still asleep.
+    assert app.send_task("sample_tasks.add", args=[2, 2]).get(timeout=30) == 4
+    assert worker.process.poll() is None
+
+
+def test_soft_time_limit_raises_in_the_task(app, start_worker):
+    worker = start_worker("sample_tasks", "--concurrency", "1")
+    assert app.send_task("sample_tasks.cleans_up").get(timeout=30) == "cleaned up"
+    assert "Soft time limit exceeded" in worker.log()
+
+
+def test_worker_wide_time_limit(app, start_worker):
+    start_worker("sample_tasks", "--concurrency", "1", "--time-limit", "1")
+    with pytest.raises(brokerd.TaskFailed) as failed:
+        app.send_task("sample_tasks.sleep_then", args=[60, "never"]).get(timeout=30)
+    assert failed.value.type == "TimeLimitExceeded"

@@ -87,7 +87,8 @@ class Task:
 
     def __init__(self, app: "App", fn: Callable, name: str, *, bind: bool, queue: str | None,
                  priority: int | None, max_retries: int | None, retry_backoff: Any, retry_backoff_max: Any,
-                 retry_jitter: bool | None, result_ttl: Any, autoretry_for: tuple, default_retry_delay: float):
+                 retry_jitter: bool | None, result_ttl: Any, autoretry_for: tuple, default_retry_delay: float,
+                 time_limit: float | None = None, soft_time_limit: float | None = None):
         self.app = app
         self.name = name
         self.bind = bind
@@ -100,6 +101,9 @@ class Task:
         self.result_ttl = result_ttl
         self.autoretry_for = tuple(autoretry_for)
         self.default_retry_delay = default_retry_delay
+        # Seconds; enforced by the worker (None: the worker's --time-limit/--soft-time-limit).
+        self.time_limit = time_limit
+        self.soft_time_limit = soft_time_limit
         self._fn = fn
         self._defaults: dict | None = None  # built on first use: the attributes may be changed before
         self._local = threading.local()
@@ -236,12 +240,13 @@ class App:
              queue: str | None = None, priority: int | None = None, max_retries: int | None = None,
              retry_backoff: Any = None, retry_backoff_max: Any = None, retry_jitter: bool | None = None,
              result_ttl: Any = None, autoretry_for: Sequence[type] = (), default_retry_delay: float = 180,
-             **_celery_ignored: Any):
+             time_limit: float | None = None, soft_time_limit: float | None = None, **_celery_ignored: Any):
         """Registers a function as a task; usable bare (``@app.task``) or with options.
 
         The name defaults to ``module.function`` (as in Celery). ``max_retries``
         (default 3) bounds ``self.retry()`` and ``autoretry_for`` retries; an exception
-        not in ``autoretry_for`` ends the task FAILURE at once."""
+        not in ``autoretry_for`` ends the task FAILURE at once. ``time_limit`` and
+        ``soft_time_limit`` (seconds) are enforced by the worker: see docs/python.md."""
 
         def register(function: Callable) -> Task:
             task_name = name or self._default_name(function)
@@ -249,7 +254,8 @@ class App:
                         max_retries=max_retries, retry_backoff=retry_backoff,
                         retry_backoff_max=retry_backoff_max, retry_jitter=retry_jitter,
                         result_ttl=result_ttl, autoretry_for=tuple(autoretry_for),
-                        default_retry_delay=default_retry_delay)
+                        default_retry_delay=default_retry_delay, time_limit=time_limit,
+                        soft_time_limit=soft_time_limit)
             self.tasks[task_name] = task
             return task
 

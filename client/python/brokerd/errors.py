@@ -87,6 +87,11 @@ class TaskRevokedError(TaskFailed):
     """The task was revoked by an operator before it finished."""
 
 
+class SoftTimeLimitExceeded(Exception):
+    """Raised inside a task (prefork pool) when it passes its ``soft_time_limit``: clean up
+    and return, or let it propagate (the task then fails with this type)."""
+
+
 class NotRegistered(KeyError):
     """The worker has no task by this name (the task ends FAILURE ``NotRegistered``)."""
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 import ctypes
 import signal
 
+from brokerd.errors import SoftTimeLimitExceeded
 from brokerd.worker.execution import run_job
 from brokerd.worker.loader import load_app
 from brokerd.worker.logs import setup_logging
 
 _PR_SET_PDEATHSIG = 1
+SOFT_LIMIT_SIGNAL = signal.SIGUSR1
 
 
 def _die_with_parent() -> None:
@@ -24,10 +26,23 @@ def _die_with_parent() -> None:
         pass
 
 
+class _SoftLimit:
+    """SIGUSR1 from the worker: the running task passed its soft time limit. Raised in the
+    task's code; ignored between tasks (a signal that arrives just after one ended)."""
+
+    running = False
+
+    @classmethod
+    def on_signal(cls, signum, frame) -> None:
+        if cls.running:
+            raise SoftTimeLimitExceeded("soft time limit exceeded")
+
+
 def child_main(app_spec: str, connection, loglevel: str, logfile: str | None) -> None:
     _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(SOFT_LIMIT_SIGNAL, _SoftLimit.on_signal)
     setup_logging(loglevel, logfile)
     app = load_app(app_spec)
     while True:
@@ -37,5 +52,10 @@ def child_main(app_spec: str, connection, loglevel: str, logfile: str | None) ->
             return
         if job is None:
             return
-        connection.send(run_job(app, job))
+        _SoftLimit.running = True
+        try:
+            outcome = run_job(app, job)
+        finally:
+            _SoftLimit.running = False
+        connection.send(outcome)
 

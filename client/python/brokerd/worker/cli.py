@@ -33,6 +33,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--lease-seconds", type=float, default=0, metavar="S",
                         help="lease length asked of the broker (default: the broker's, 30 s); "
                              "heartbeats go out every third of it")
+    parser.add_argument("--time-limit", type=_seconds, default=None, metavar="S",
+                        help="hard time limit of tasks that set none: at S seconds the task ends FAILURE "
+                             "(TimeLimitExceeded) and its pool process is killed (default: none)")
+    parser.add_argument("--soft-time-limit", type=_seconds, default=None, metavar="S",
+                        help="soft time limit of tasks that set none: SoftTimeLimitExceeded is raised in the task "
+                             "(prefork pool only) (default: none)")
     parser.add_argument("-l", "--loglevel", default="INFO", type=str.upper,
                         choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"), metavar="LEVEL",
                         help="DEBUG, INFO (default), WARNING, ERROR or CRITICAL, in any case")
@@ -47,6 +53,13 @@ def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text}")
     return value
 
 
@@ -73,7 +86,8 @@ def run_worker(argv: list[str]) -> int:
         pool = ThreadPool(app, args.concurrency)
     _print_banner(app, args, hostname, queues, prefetch)
     loop = WorkerLoop(app, pool, queues=queues, prefetch=prefetch, hostname=hostname,
-                      lease_ms=int(args.lease_seconds * 1000))
+                      lease_ms=int(args.lease_seconds * 1000), time_limit=args.time_limit,
+                      soft_time_limit=args.soft_time_limit)
     code = loop.run()
     logger.info("worker: stopped (%d succeeded, %d failed)", loop.completed, loop.failed)
     return code

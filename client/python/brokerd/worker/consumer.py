@@ -53,6 +53,7 @@ class LeaseState(enum.Enum):
     RUNNING = "running"
     LOST = "lost"            # the broker gave it away (or the connection broke): drop outcome
     REVOKED = "revoked"      # an operator revoked it: drop outcome, nothing to report
+    TIMED_OUT = "timed_out"  # passed its hard time limit: FAILURE reported, the run is being stopped
 
 
 class HeldLease:
@@ -72,13 +73,16 @@ class Phase(enum.Enum):
 
 
 class WorkerLoop:
-    def __init__(self, app, pool, *, queues: list[str], prefetch: int, hostname: str, lease_ms: int = 0):
+    def __init__(self, app, pool, *, queues: list[str], prefetch: int, hostname: str, lease_ms: int = 0,
+                 time_limit: float | None = None, soft_time_limit: float | None = None):
         self.app = app
         self.pool = pool
         self.queues = queues
         self.prefetch = prefetch
         self.hostname = hostname
         self.requested_lease_ms = lease_ms
+        self.time_limit = time_limit            # defaults for tasks that set none (seconds)
+        self.soft_time_limit = soft_time_limit
         self.lease_ms = lease_ms or _DEFAULT_LEASE_MS
 
         self._selector = selectors.DefaultSelector()
@@ -150,6 +154,7 @@ class WorkerLoop:
                 while self._inbox:
                     self._handle(self._inbox.popleft())
                 self._heartbeat_if_due()
+                self._enforce_time_limits()
                 self.pool.tick()
                 self._dispatch()
                 self._flush()
@@ -180,7 +185,7 @@ class WorkerLoop:
             self._selector.modify(connection, events, ("broker", connection))
 
     def _select_timeout(self) -> float | None:
-        deadlines = [self.pool.next_deadline()]
+        deadlines = [self.pool.next_deadline(), self._limit_deadline()]
         if self._connection is not None:
             deadlines.append(self._connection.next_deadline())
         if self._held:
@@ -466,6 +471,8 @@ class WorkerLoop:
             slot = free.pop(0)
             held.state = LeaseState.RUNNING
             self._running_tasks[held.job.task_id] = lease_id
+            if slot.idle:
+                slot.start_limits(*self._limits(held.job))
             self.pool.submit(slot, held.job)
         waiting.extend(self._buffer)
         self._buffer = waiting
@@ -475,8 +482,15 @@ class WorkerLoop:
     def _on_done(self, slot, job: Job, outcome: tuple) -> None:
         if slot.jobs and slot.jobs[0] is job:  # the thread pool reports without popping
             slot.jobs.popleft()
+            slot.clear_limits()
+        elif not slot.jobs:
+            slot.clear_limits()
         held = self._finish_run(job)
         kind = outcome[0]
+        if held is not None and held.state is LeaseState.TIMED_OUT:
+            logger.warning("Task %s[%s] finished after its hard time limit: outcome dropped (TimeLimitExceeded "
+                           "was reported)", job.name, job.task_id)
+            return
         if held is None or held.state is not LeaseState.RUNNING:
             why = "revoked" if held is not None and held.state is LeaseState.REVOKED else "its lease was lost"
             logger.warning("Task %s[%s] finished but %s: outcome dropped (the broker has given it to "
@@ -516,10 +530,15 @@ class WorkerLoop:
                            "the broker runs it again", job.name, job.task_id)
 
     def _on_died(self, slot, jobs: list[Job], description: str) -> None:
+        slot.clear_limits()
         if not jobs:
             logger.error("Pool process %s while idle; starting another", description)
         for position, job in enumerate(jobs):
             held = self._finish_run(job)
+            if held is not None and held.state is LeaseState.TIMED_OUT:
+                logger.info("Pool process %s, stopped at the hard time limit of task %s[%s]; starting another",
+                            description, job.name, job.task_id)
+                continue
             if position == 0 and job.attempt >= WORKER_LOST_ATTEMPTS:
                 # It took a pool process with it on every delivery: a poison task. End it,
                 # as Celery ends a task whose worker was lost, instead of forever.
@@ -534,6 +553,8 @@ class WorkerLoop:
                              description, job.name, job.task_id)
             if held is not None and held.state in (LeaseState.RUNNING, LeaseState.LOST):
                 self._release(held, None if position == 0 else "its pool process died before it started")
+        if self._phase is Phase.RUNNING:
+            self.pool.respawn(slot)
 
     def _fail_final(self, held: HeldLease, error_type: str, message: str) -> None:
         envelope = pb.Envelope()
@@ -543,8 +564,6 @@ class WorkerLoop:
         envelope.complete.failure.final = True
         self.failed += 1
         self._send(envelope, held)
-        if self._phase is Phase.RUNNING:
-            self.pool.respawn(slot)
 
     def _finish_run(self, job: Job) -> HeldLease | None:
         if self._running_tasks.get(job.task_id) == job.lease_id:
@@ -574,6 +593,53 @@ class WorkerLoop:
                 logger.warning("Task %s: outcome dropped by the broker: %s", message.task_id, refusal)
             return  # expected for a release of a lease the broker had already taken back
         logger.error("brokerd refused %s for task %s: %s", body, message.task_id, refusal)
+
+    # ---- time limits --------------------------------------------------------------------------
+
+    def _limits(self, job: Job) -> tuple[float | None, float | None]:
+        """(soft, hard) seconds for this task: its own, else the worker's defaults."""
+        task = self.app.tasks.get(job.name)
+        soft = task.soft_time_limit if task is not None and task.soft_time_limit is not None else self.soft_time_limit
+        hard = task.time_limit if task is not None and task.time_limit is not None else self.time_limit
+        return soft, hard
+
+    def _limit_deadline(self) -> float | None:
+        deadlines = [d for slot in self.pool.slots
+                     for d in ((None if slot.soft_sent else slot.soft_deadline),
+                               (None if slot.hard_sent else slot.hard_deadline)) if d is not None]
+        return min(deadlines) if deadlines else None
+
+    def _enforce_time_limits(self) -> None:
+        now = time.monotonic()
+        for slot in self.pool.slots:
+            if not slot.jobs:
+                continue
+            job = slot.jobs[0]
+            if slot.soft_deadline is not None and not slot.soft_sent and now >= slot.soft_deadline:
+                slot.soft_sent = True
+                if self.pool.soft_interrupt(slot):
+                    logger.warning("Soft time limit exceeded for %s[%s]: SoftTimeLimitExceeded raised in the task",
+                                   job.name, job.task_id)
+                else:
+                    logger.warning("Soft time limit exceeded for %s[%s]; a thread cannot be interrupted: it runs "
+                                   "on until its hard limit", job.name, job.task_id)
+            if slot.hard_deadline is not None and not slot.hard_sent and now >= slot.hard_deadline:
+                slot.hard_sent = True
+                self._hard_limit(slot, job)
+
+    def _hard_limit(self, slot, job: Job) -> None:
+        held = self._held.get(job.lease_id)
+        limit = self._limits(job)[1]
+        logger.error("Hard time limit (%ss) exceeded for %s[%s]: the task ends FAILURE (TimeLimitExceeded)",
+                     f"{limit:g}", job.name, job.task_id)
+        if held is not None and held.state is LeaseState.RUNNING:
+            # Reported now and heartbeated no more, whatever the stop below achieves.
+            held.state = LeaseState.TIMED_OUT
+            self._fail_final(held, "TimeLimitExceeded", f"task {job.name}[{job.task_id}] ran past its time limit "
+                                                        f"of {limit:g} s")
+        if not self.pool.hard_stop(slot):
+            logger.warning("Task %s[%s] runs on in its thread (threads cannot be killed); its slot has a new "
+                           "thread", job.name, job.task_id)
 
     # ---- heartbeats --------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections
 import logging
 import multiprocessing
+import os
 import queue
 import selectors
 import signal
@@ -26,6 +27,7 @@ logger = logging.getLogger("brokerd.worker")
 # next start wait, doubling up to the maximum: a broken import must not spin a core.
 _RESPAWN_PAUSE_MIN_S = 0.1
 _RESPAWN_PAUSE_MAX_S = 5.0
+_STOP_GRACE_S = 10.0
 
 
 # Jobs handed to one slot at once. 1: a job waits in the worker, not behind a long task
@@ -40,6 +42,21 @@ class Slot:
         self.index = index
         self.jobs: collections.deque[Job] = collections.deque()  # running first, then waiting
         self.dead = False   # its process exited and is not replaced yet
+        # The running job's time limits (monotonic deadlines; None: no limit) and whether
+        # each has been acted on.
+        self.soft_deadline: float | None = None
+        self.hard_deadline: float | None = None
+        self.soft_sent = False
+        self.hard_sent = False
+
+    def start_limits(self, soft_s: float | None, hard_s: float | None) -> None:
+        now = time.monotonic()
+        self.soft_deadline = None if soft_s is None else now + soft_s
+        self.hard_deadline = None if hard_s is None else now + hard_s
+        self.soft_sent = self.hard_sent = False
+
+    def clear_limits(self) -> None:
+        self.soft_deadline = self.hard_deadline = None
 
     @property
     def busy(self) -> bool:
@@ -174,9 +191,20 @@ class ProcessPool:
         times = [slot.respawn_at for slot in self.slots if slot.dead and slot.respawn_at is not None]
         return min(times) if times else None
 
-    def kill(self, slot: ProcessSlot) -> None:
+    def soft_interrupt(self, slot: ProcessSlot) -> bool:
+        """Raises SoftTimeLimitExceeded in the slot's running task."""
+        from brokerd.worker.child import SOFT_LIMIT_SIGNAL
+        try:
+            os.kill(slot.process.pid, SOFT_LIMIT_SIGNAL)
+        except (ProcessLookupError, TypeError):
+            return False
+        return True
+
+    def hard_stop(self, slot: ProcessSlot) -> bool:
+        """Kills the slot's process (its exit sentinel then reports it, and it is replaced)."""
         if slot.process is not None and slot.process.is_alive():
             slot.process.kill()
+        return True
 
     def stop(self, cold: bool) -> None:
         """Warm: children finish their job and exit when their pipe closes. Cold: killed."""
@@ -189,9 +217,15 @@ class ProcessPool:
                 slot.connection.close()
             except OSError:
                 pass
+        # By now (a warm stop waits for running tasks first) the children are idle and exit
+        # at the end of their pipe; one that does not within the grace time is killed.
+        deadline = time.monotonic() + _STOP_GRACE_S
         for slot in self.slots:
             if slot.process is not None:
-                slot.process.join(timeout=None if not cold else 5)
+                slot.process.join(timeout=max(0.0, deadline - time.monotonic()))
+                if slot.process.is_alive():
+                    slot.process.kill()
+                    slot.process.join(timeout=1)
 
 
 class ThreadPool:
@@ -242,8 +276,20 @@ class ThreadPool:
     def next_deadline(self) -> float | None:
         return None
 
-    def kill(self, slot) -> None:
-        pass  # threads cannot be killed; a hung task keeps its thread
+    def soft_interrupt(self, slot) -> bool:
+        return False  # a thread cannot be interrupted from outside
+
+    def hard_stop(self, slot) -> bool:
+        """Threads cannot be killed: the task goes on in its thread (its outcome will be
+        dropped) and the slot takes a new thread, so the pool keeps its size."""
+        jobs = queue.SimpleQueue()
+        self._jobs[slot.index - 1] = jobs
+        slot.jobs.clear()
+        thread = threading.Thread(target=self._run, args=(slot, jobs), name=f"PoolThread-{slot.index}",
+                                  daemon=True)
+        thread.start()
+        self._threads.append(thread)
+        return False
 
     def stop(self, cold: bool) -> None:
         for jobs in self._jobs:
