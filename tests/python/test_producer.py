@@ -160,15 +160,15 @@ def test_events_stream_sees_enqueues(app):
 
 def test_keepalive_holds_an_idle_connection_open(tmp_path):
     from brokerd_process import BrokerProcess
-    broker = BrokerProcess(tmp_path, ("--idle-timeout-s", "1")).start()
+    broker = BrokerProcess(tmp_path, ("--idle-timeout-s", "2")).start()
     try:
         app = brokerd.App(server=broker.address)
         app.ping()
         connection = app._client.connection()
-        assert connection.hello_ok.idle_timeout_ms == 1000
-        # Idle for more than the server's timeout: the client's pings (every third of it)
-        # keep the same connection open.
-        assert not connection.closed.wait(2.5)
+        assert connection.hello_ok.idle_timeout_ms == 2000
+        # Idle for more than twice the server's timeout: the client's pings (every third
+        # of it) keep the same connection open.
+        assert not connection.closed.wait(5)
         app.ping()
         assert app._client.connection() is connection
         app.close()

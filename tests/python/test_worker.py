@@ -239,9 +239,10 @@ del time
 
 
 def test_heartbeats_keep_a_long_task_leased(app, start_worker):
-    # A 1 s lease and a task of 2.5 s: only heartbeats (every third of the lease) keep it.
-    worker = start_worker("sample_tasks", "--concurrency", "1", "--lease-seconds", "1")
-    result = app.send_task("sample_tasks.sleep_then", args=[2.5, "kept"])
+    # A 2 s lease and a task of 5 s: only heartbeats (every third of the lease) keep it.
+    # (Margins sized for a loaded 2-core machine running the sanitizer build.)
+    worker = start_worker("sample_tasks", "--concurrency", "1", "--lease-seconds", "2")
+    result = app.send_task("sample_tasks.sleep_then", args=[5, "kept"])
     assert result.get(timeout=30) == "kept"
     info = result.task_info()
     assert (info.attempts, info.worker) == (1, "worker@" + __import__("socket").gethostname())
