@@ -10,20 +10,17 @@ with "completed": false, so the run is bounded.
 """
 import argparse
 import json
-import statistics
+import pathlib
 import sys
-import time
 
 from celery.exceptions import TimeoutError
 
 from bench_app import add
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "lib"))
+from celery_shaped import run_e2e, run_roundtrips  # noqa: E402  (tools/bench/lib)
 
-def percentile(sorted_values, fraction):
-    if not sorted_values:
-        return None
-    index = min(len(sorted_values) - 1, int(round(fraction * (len(sorted_values) - 1))))
-    return sorted_values[index]
+
 
 
 def wait_for_worker(timeout_s):
@@ -31,58 +28,8 @@ def wait_for_worker(timeout_s):
     add.delay(0, 0).get(timeout=timeout_s)
 
 
-def run_e2e(tasks, timeout_s):
-    """Sends every task, then collects every result; a run past timeout_s stops early
-    and reports the rate of what finished, with "completed": false."""
-    started = time.perf_counter()
-    deadline = started + timeout_s
-    results = []
-    for i in range(tasks):
-        if time.perf_counter() >= deadline:
-            break
-        results.append(add.delay(i, i))
-    enqueued = time.perf_counter()
-    done = wrong = 0
-    finished = enqueued
-    for i, result in enumerate(results):
-        try:
-            value = result.get(timeout=max(0.01, deadline - time.perf_counter()))
-        except TimeoutError:
-            break
-        finished = time.perf_counter()
-        done += 1
-        wrong += value != 2 * i
-    return {
-        "tasks": done,
-        "tasks_requested": tasks,
-        "completed": done == tasks,
-        "enqueue_completed": len(results) == tasks,
-        "enqueue_tasks_per_s": len(results) / (enqueued - started),
-        "seconds": finished - started,
-        "tasks_per_s": done / (finished - started),
-        "wrong_results": wrong,
-    }
 
 
-def run_roundtrips(count, timeout_s):
-    """count single round trips, or as many as fit in timeout_s."""
-    deadline = time.perf_counter() + timeout_s
-    latencies_ms = []
-    for i in range(count):
-        if time.perf_counter() >= deadline:
-            break
-        started = time.perf_counter()
-        add.delay(i, 1).get(timeout=10)
-        latencies_ms.append((time.perf_counter() - started) * 1000.0)
-    latencies_ms.sort()
-    return {
-        "count": len(latencies_ms),
-        "completed": len(latencies_ms) == count,
-        "p50_ms": percentile(latencies_ms, 0.50),
-        "p99_ms": percentile(latencies_ms, 0.99),
-        "mean_ms": statistics.fmean(latencies_ms) if latencies_ms else None,
-        "max_ms": latencies_ms[-1] if latencies_ms else None,
-    }
 
 
 def main():
@@ -100,8 +47,8 @@ def main():
         add.delay(i, i).get(timeout=10)
     report = {
         "tool": "celery",
-        "e2e": run_e2e(args.tasks, args.timeout),
-        "roundtrip": run_roundtrips(args.roundtrips, args.timeout),
+        "e2e": run_e2e(add, args.tasks, args.timeout, TimeoutError),
+        "roundtrip": run_roundtrips(add, args.roundtrips, args.timeout),
     }
     print(json.dumps(report))
     return 0

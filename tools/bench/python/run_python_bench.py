@@ -35,75 +35,22 @@ import argparse
 import asyncio
 import json
 import os
-import statistics
+import pathlib
 import sys
 import time
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "lib"))
+from celery_shaped import rate, run_e2e, run_roundtrips  # noqa: E402  (tools/bench/lib)
 
 IDLE_QUEUE = "bench-enqueue-only"
 
 
-def percentile(sorted_values, fraction):
-    if not sorted_values:
-        return None
-    index = min(len(sorted_values) - 1, int(round(fraction * (len(sorted_values) - 1))))
-    return sorted_values[index]
 
 
-def rate(count, seconds):
-    return count / seconds if seconds > 0 else None
 
 
-def run_e2e(add, tasks, timeout_s):
-    """As run_celery_e2e.py: every .delay() one at a time, then every .get()."""
-    started = time.perf_counter()
-    deadline = started + timeout_s
-    results = []
-    for i in range(tasks):
-        if time.perf_counter() >= deadline:
-            break
-        results.append(add.delay(i, i))
-    enqueued = time.perf_counter()
-    done = wrong = 0
-    finished = enqueued
-    for i, result in enumerate(results):
-        try:
-            value = result.get(timeout=max(0.01, deadline - time.perf_counter()))
-        except TimeoutError:  # brokerd.TimeoutError is a TimeoutError
-            break
-        finished = time.perf_counter()
-        done += 1
-        wrong += value != 2 * i
-    return {
-        "tasks": done,
-        "tasks_requested": tasks,
-        "completed": done == tasks,
-        "enqueue_completed": len(results) == tasks,
-        "enqueue_tasks_per_s": rate(len(results), enqueued - started),
-        "seconds": finished - started,
-        "tasks_per_s": rate(done, finished - started),
-        "wrong_results": wrong,
-    }
 
 
-def run_roundtrips(add, count, timeout_s):
-    """count single round trips, or as many as fit in timeout_s."""
-    deadline = time.perf_counter() + timeout_s
-    latencies_ms = []
-    for i in range(count):
-        if time.perf_counter() >= deadline:
-            break
-        started = time.perf_counter()
-        add.delay(i, 1).get(timeout=10)
-        latencies_ms.append((time.perf_counter() - started) * 1000.0)
-    latencies_ms.sort()
-    return {
-        "count": len(latencies_ms),
-        "completed": len(latencies_ms) == count,
-        "p50_ms": percentile(latencies_ms, 0.50),
-        "p99_ms": percentile(latencies_ms, 0.99),
-        "mean_ms": statistics.fmean(latencies_ms) if latencies_ms else None,
-        "max_ms": latencies_ms[-1] if latencies_ms else None,
-    }
 
 
 async def in_lanes(count, window, deadline, step):
@@ -244,7 +191,7 @@ def main():
         "client_version": brokerd.__version__,
         "python": sys.version.split()[0],
         "server": app.address and str(app.address),
-        "e2e": run_e2e(add, args.tasks, args.timeout),
+        "e2e": run_e2e(add, args.tasks, args.timeout, TimeoutError),  # brokerd.TimeoutError is one
         "roundtrip": run_roundtrips(add, args.roundtrips, args.timeout),
     }
     report["enqueue_pipelined"] = asyncio.run(
