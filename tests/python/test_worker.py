@@ -359,3 +359,13 @@ def test_worker_wide_time_limit(app, start_worker):
     with pytest.raises(brokerd.TaskFailed) as failed:
         app.send_task("sample_tasks.sleep_then", args=[60, "never"]).get(timeout=30)
     assert failed.value.type == "TimeLimitExceeded"
+
+
+def test_warm_shutdown_does_not_wait_for_a_thread_past_its_hard_limit(app, start_worker):
+    # The thread cannot be killed and sleeps on; its FAILURE was reported at the limit, so
+    # a warm shutdown must not wait for it.
+    worker = start_worker("sample_tasks", "--concurrency", "1", "--pool", "threads")
+    with pytest.raises(brokerd.TaskFailed):
+        app.send_task("sample_tasks.hangs").get(timeout=30)
+    worker.signal(signal.SIGTERM)
+    assert worker.wait(timeout=30) == 0

@@ -7,6 +7,7 @@ given to someone else.
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import signal
 
@@ -28,7 +29,8 @@ def _die_with_parent() -> None:
 
 class _SoftLimit:
     """SIGUSR1 from the worker: the running task passed its soft time limit. Raised in the
-    task's code; ignored between tasks (a signal that arrives just after one ended)."""
+    task's own code only; ignored anywhere else (between tasks, or while the worker
+    encodes a result)."""
 
     running = False
 
@@ -36,6 +38,15 @@ class _SoftLimit:
     def on_signal(cls, signum, frame) -> None:
         if cls.running:
             raise SoftTimeLimitExceeded("soft time limit exceeded")
+
+    @classmethod
+    @contextlib.contextmanager
+    def armed(cls):
+        cls.running = True
+        try:
+            yield
+        finally:
+            cls.running = False
 
 
 def child_main(app_spec: str, connection, loglevel: str, logfile: str | None) -> None:
@@ -52,10 +63,9 @@ def child_main(app_spec: str, connection, loglevel: str, logfile: str | None) ->
             return
         if job is None:
             return
-        _SoftLimit.running = True
         try:
-            outcome = run_job(app, job)
-        finally:
-            _SoftLimit.running = False
+            outcome = run_job(app, job, _SoftLimit.armed)
+        except BaseException as e:  # noqa: BLE001 - run_job catches the task's; this is a last guard
+            outcome = ("failure", type(e).__name__, str(e), "", True, 0.0, None)
         connection.send(outcome)
 

@@ -43,8 +43,9 @@ _RECONNECT_MAX_S = 5.0
 # Heartbeats go out this often while the lease length is not known yet.
 _DEFAULT_LEASE_MS = 30_000
 _LOG_RESULT_CHARS = 1000
-# A task whose pool process dies on this many deliveries (counted by the broker across
-# workers) ends FAILURE WorkerLostError instead of going back to the queue again.
+# A task whose pool process dies on this many deliveries since its last retry (counted by
+# the broker across workers: attempts - retries) ends FAILURE WorkerLostError instead of
+# going back to the queue again.
 WORKER_LOST_ATTEMPTS = 3
 
 
@@ -197,7 +198,10 @@ class WorkerLoop:
         return self._phase is Phase.COLD or (self._phase is Phase.WARM and self._drained())
 
     def _drained(self) -> bool:
-        if self._running_tasks:
+        # A run past its hard limit was reported already; a hung one must not hold the
+        # shutdown (its thread, if it is one, is a daemon).
+        if any(self._held.get(lease_id) is None or self._held[lease_id].state is not LeaseState.TIMED_OUT
+               for lease_id in self._running_tasks.values()):
             return False
         if not self._connected():
             return True
@@ -348,6 +352,8 @@ class WorkerLoop:
 
     def _on_disconnected(self, connection: Connection | None, error) -> None:
         if connection is not None and connection is not self._connection:
+            with self._outstanding_lock:
+                self._outstanding.pop(connection, None)
             return  # an older connection's late notice
         self._connection = None
         # Every lease died with the connection: the broker queues the tasks again. What
@@ -438,6 +444,8 @@ class WorkerLoop:
         held = self._held.get(lease_id)
         if held is None:
             return
+        if held.state is LeaseState.TIMED_OUT:
+            return  # its FAILURE was reported already
         logger.info("Discarding revoked task: %s[%s]", held.job.name, task_id)
         if held.state is LeaseState.BUFFERED:
             del self._held[lease_id]
@@ -519,9 +527,7 @@ class WorkerLoop:
         else:
             _, error_type, message, traceback, final, runtime, max_retries = outcome
             _fill_error(complete.failure.error, error_type, message, traceback)
-            complete.failure.final = final
-            if max_retries is not None and not final:
-                complete.failure.max_retries = max_retries
+            complete.failure.final = final  # every failure outcome is final; retries come as "retry"
             self.failed += 1
             logger.error("Task %s[%s] raised unexpected: %s: %s\n%s", job.name, job.task_id, error_type,
                          message, traceback.rstrip() or "(no traceback)")
@@ -539,7 +545,7 @@ class WorkerLoop:
                 logger.info("Pool process %s, stopped at the hard time limit of task %s[%s]; starting another",
                             description, job.name, job.task_id)
                 continue
-            if position == 0 and job.attempt >= WORKER_LOST_ATTEMPTS:
+            if position == 0 and job.attempt - job.retries >= WORKER_LOST_ATTEMPTS:
                 # It took a pool process with it on every delivery: a poison task. End it,
                 # as Celery ends a task whose worker was lost, instead of forever.
                 logger.error("Pool process %s while running task %s[%s], on its delivery %d: the task "
@@ -597,14 +603,17 @@ class WorkerLoop:
     # ---- time limits --------------------------------------------------------------------------
 
     def _limits(self, job: Job) -> tuple[float | None, float | None]:
-        """(soft, hard) seconds for this task: its own, else the worker's defaults."""
+        """(soft, hard) seconds for this task: its own, else the worker's defaults. A soft
+        limit at or past the hard one would never be seen: dropped."""
         task = self.app.tasks.get(job.name)
         soft = task.soft_time_limit if task is not None and task.soft_time_limit is not None else self.soft_time_limit
         hard = task.time_limit if task is not None and task.time_limit is not None else self.time_limit
+        if soft is not None and hard is not None and soft >= hard:
+            soft = None
         return soft, hard
 
     def _limit_deadline(self) -> float | None:
-        deadlines = [d for slot in self.pool.slots
+        deadlines = [d for slot in self.pool.slots if slot.jobs
                      for d in ((None if slot.soft_sent else slot.soft_deadline),
                                (None if slot.hard_sent else slot.hard_deadline)) if d is not None]
         return min(deadlines) if deadlines else None

@@ -17,6 +17,7 @@ in Celery: they go to the broker with the outcome and replace what the producer 
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import time
@@ -42,7 +43,9 @@ class Job(NamedTuple):
     hostname: str
 
 
-def run_job(app: App, job: Job) -> tuple:
+def run_job(app: App, job: Job, around_body=contextlib.nullcontext) -> tuple:
+    """Runs the job; ``around_body()`` is a context entered just around the task's own
+    code (the prefork child arms its soft-time-limit signal there and nowhere else)."""
     task = app.tasks.get(job.name)
     if task is None:
         return ("failure", "NotRegistered",
@@ -58,7 +61,8 @@ def run_job(app: App, job: Job) -> tuple:
                       priority=job.priority, hostname=job.hostname, lease_id=job.lease_id)
     started = time.perf_counter()
     try:
-        value = task._run_in_worker(context, args, kwargs)
+        with around_body():
+            value = task._run_in_worker(context, args, kwargs)
     except Retry as retry:
         runtime = time.perf_counter() - started
         exc = retry.exc

@@ -92,6 +92,7 @@ class ProcessPool:
         self.slots = [ProcessSlot(i + 1) for i in range(concurrency)]
         self._selector: selectors.BaseSelector | None = None
         self._respawn_pause = _RESPAWN_PAUSE_MIN_S
+        self._stopping = False
 
     def start(self, selector: selectors.BaseSelector, post: Callable) -> None:
         self._selector = selector
@@ -99,7 +100,9 @@ class ProcessPool:
         # SIGTERM through its exec: a signal to the whole process group (systemd's
         # KillMode=control-group, Ctrl-C in a terminal) reaches the worker's main process,
         # which decides, and not the server, whose death would kill every child with it.
-        previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+        # SIGUSR1 (the soft time limit) too: a child inherits it ignored until its handler is
+        # installed, so an early signal cannot kill it.
+        previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1)}
         try:
             for slot in self.slots:
                 self._spawn_or_retry(slot)
@@ -177,11 +180,15 @@ class ProcessPool:
 
     def respawn(self, slot: ProcessSlot) -> None:
         """Starts a process for the slot now, or at its delayed time (``tick``)."""
+        if self._stopping:
+            return
         if slot.respawn_at is None or slot.respawn_at <= time.monotonic():
             self._spawn_or_retry(slot)
 
     def tick(self) -> None:
         """Starts the processes whose delayed respawn is due (called every loop turn)."""
+        if self._stopping:
+            return
         now = time.monotonic()
         for slot in self.slots:
             if slot.dead and slot.respawn_at is not None and slot.respawn_at <= now:
@@ -201,13 +208,18 @@ class ProcessPool:
         return True
 
     def hard_stop(self, slot: ProcessSlot) -> bool:
-        """Kills the slot's process (its exit sentinel then reports it, and it is replaced)."""
+        """Kills the slot's process (its exit sentinel then reports it, and it is replaced).
+        The slot takes no job until then, even if a result was already in the pipe."""
+        slot.dead = True
+        slot.respawn_at = None  # set when the sentinel reports the exit
+        slot.clear_limits()
         if slot.process is not None and slot.process.is_alive():
             slot.process.kill()
         return True
 
     def stop(self, cold: bool) -> None:
         """Warm: children finish their job and exit when their pipe closes. Cold: killed."""
+        self._stopping = True
         for slot in self.slots:
             if slot.process is None:
                 continue
@@ -235,7 +247,8 @@ class ThreadPool:
         self._app = app
         self.slots = [Slot(i + 1) for i in range(concurrency)]
         self._jobs: list[queue.SimpleQueue] = [queue.SimpleQueue() for _ in self.slots]
-        self._threads: list[threading.Thread] = []
+        self._threads: list[threading.Thread] = []  # the current thread of each slot, by index
+        self._abandoned: list[threading.Thread] = []  # threads left running a task past its hard limit
         self._post: Callable | None = None
 
     def start(self, selector, post: Callable) -> None:
@@ -282,18 +295,24 @@ class ThreadPool:
     def hard_stop(self, slot) -> bool:
         """Threads cannot be killed: the task goes on in its thread (its outcome will be
         dropped) and the slot takes a new thread, so the pool keeps its size."""
+        abandoned = self._jobs[slot.index - 1]
+        abandoned.put(None)  # the old thread ends after its task, if it ever returns
+        self._abandoned.append(self._threads[slot.index - 1])
         jobs = queue.SimpleQueue()
         self._jobs[slot.index - 1] = jobs
         slot.jobs.clear()
+        slot.clear_limits()
         thread = threading.Thread(target=self._run, args=(slot, jobs), name=f"PoolThread-{slot.index}",
                                   daemon=True)
         thread.start()
-        self._threads.append(thread)
+        self._threads[slot.index - 1] = thread
         return False
 
     def stop(self, cold: bool) -> None:
         for jobs in self._jobs:
             jobs.put(None)
         if not cold:
+            # Only the slots' current threads: an abandoned one may run a hung task forever
+            # (it is a daemon thread; it ends with the process).
             for thread in self._threads:
                 thread.join()
