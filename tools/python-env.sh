@@ -14,4 +14,8 @@ case ":${PYTHONPATH:-}:" in
   *":$_brokerd_root/client/python:"*) ;;
   *) export PYTHONPATH="$_brokerd_root/client/python${PYTHONPATH:+:$PYTHONPATH}" ;;
 esac
+if ! python3 -c 'import google.protobuf' 2>/dev/null; then
+  echo "python-env: '$(command -v python3)' cannot import protobuf; use Debian's /usr/bin/python3" \
+    "(another python3 is first on PATH)" >&2
+fi
 unset _brokerd_root
