@@ -75,7 +75,7 @@ class Signature:
     delay = apply_async
 
     def spec(self) -> pb.TaskSpec:
-        return self.task.app._spec(self.task.name, self.args, self.kwargs, self.task._options(self.options))
+        return build_spec(self.task.name, self.args, self.kwargs, self.task._options(self.options))
 
     def __repr__(self) -> str:
         return f"{self.task.name}{self.args!r}"
@@ -268,9 +268,6 @@ class App:
         return f"{module}.{function.__name__}" if module else function.__name__
 
     # ---- sending ---------------------------------------------------------------------------------
-
-    def _spec(self, name: str, args, kwargs, options: Mapping[str, Any]) -> pb.TaskSpec:
-        return build_spec(name, args, kwargs, options)
 
     def send_task(self, name: str, args: Sequence[Any] | None = None, kwargs: Mapping[str, Any] | None = None,
                   **options: Any) -> AsyncResult:

@@ -53,15 +53,11 @@ class _Waiter:
 
 class BrokerClient:
     def __init__(self, address: Address, security: Security, client_name: str, *,
-                 connect_timeout: float = 10.0,
-                 on_push: "Callable[[Connection, pb.Envelope], None] | None" = None,
-                 on_connect: Callable[[Connection], None] | None = None):
+                 connect_timeout: float = 10.0):
         self.address = address
         self.security = security
         self.client_name = client_name
         self.connect_timeout = connect_timeout
-        self._on_push = on_push
-        self._on_connect = on_connect
         self._lock = threading.Lock()  # held while connecting
         self._connection: Connection | None = None
         self._closed = False
@@ -86,7 +82,7 @@ class BrokerClient:
             while True:
                 try:
                     conn = Connection.open(self.address, security=self.security, client_name=self.client_name,
-                                           timeout=min(self.connect_timeout, 10.0), on_push=self._on_push)
+                                           timeout=min(self.connect_timeout, 10.0))
                     break
                 except BrokerUnavailable:
                     if time.monotonic() + delay > deadline:
@@ -94,8 +90,6 @@ class BrokerClient:
                     time.sleep(delay)
                     delay = min(delay * 2, _RECONNECT_MAX_S)
             self._connection = conn
-            if self._on_connect is not None:
-                self._on_connect(conn)
             return conn
 
     def close(self) -> None:
@@ -238,9 +232,6 @@ class BrokerClient:
             settler = self._settlers[loop] = _LoopSettler(loop)
         return settler
 
-    def send(self, envelope: pb.Envelope, callback) -> None:
-        """Sends without waiting; ``callback(reply, error)`` runs on the I/O thread."""
-        self.connection().request(envelope, callback)
 
 
 class _LoopSettler:

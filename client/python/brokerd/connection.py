@@ -326,11 +326,6 @@ class Connection:
             return True
         return False
 
-    @property
-    def in_flight(self) -> int:
-        with self._lock:
-            return len(self._pending)
-
     def _closed_message(self) -> str:
         if self._close_error is not None:
             return f"connection to brokerd closed: {self._close_error}"

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime
 import json
 import math
-import time
 from typing import Any, Mapping, Sequence
 
 from brokerd._wire import pb
@@ -112,6 +111,3 @@ def _apply_retry_policy(policy: pb.RetryPolicy, options: Mapping[str, Any]) -> N
     if jitter is not None:
         policy.jitter = bool(jitter)
 
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000

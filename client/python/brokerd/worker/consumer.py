@@ -462,9 +462,7 @@ class WorkerLoop:
     def _dispatch(self) -> None:
         if self._phase is Phase.COLD or not self._buffer:
             return
-        # Idle slots first, then a second job for the busy ones (pool.SLOT_DEPTH).
         free = [slot for slot in self.pool.slots if slot.idle and not slot.dead]
-        free += [slot for slot in self.pool.slots if not slot.idle and not slot.busy and not slot.dead]
         if not free:
             return
         waiting = collections.deque()
@@ -479,8 +477,7 @@ class WorkerLoop:
             slot = free.pop(0)
             held.state = LeaseState.RUNNING
             self._running_tasks[held.job.task_id] = lease_id
-            if slot.idle:
-                slot.start_limits(*self._limits(held.job))
+            slot.start_limits(*self._limits(held.job))
             self.pool.submit(slot, held.job)
         waiting.extend(self._buffer)
         self._buffer = waiting

@@ -30,17 +30,13 @@ _RESPAWN_PAUSE_MAX_S = 5.0
 _STOP_GRACE_S = 10.0
 
 
-# Jobs handed to one slot at once. 1: a job waits in the worker, not behind a long task
-# in one pool process while another process is idle (Celery's -O fair), and a warm
-# shutdown gives back everything not yet started. (2 would hide the round trip between
-# the main loop and a pool process, at the price of both.)
-SLOT_DEPTH = 1
-
-
 class Slot:
     def __init__(self, index: int):
         self.index = index
-        self.jobs: collections.deque[Job] = collections.deque()  # running first, then waiting
+        # One job at a time (Celery's -O fair): a job waits in the worker, not behind a long
+        # task in one pool process while another is idle, and a warm shutdown gives back
+        # everything not yet started. A deque so that a death reports what it held.
+        self.jobs: collections.deque[Job] = collections.deque()
         self.dead = False   # its process exited and is not replaced yet
         # The running job's time limits (monotonic deadlines; None: no limit) and whether
         # each has been acted on.
@@ -59,10 +55,6 @@ class Slot:
         self.soft_deadline = self.hard_deadline = None
 
     @property
-    def busy(self) -> bool:
-        return len(self.jobs) >= SLOT_DEPTH
-
-    @property
     def idle(self) -> bool:
         return not self.jobs
 
@@ -78,8 +70,6 @@ class ProcessSlot(Slot):
 
 
 class ProcessPool:
-    kind = "prefork"
-
     def __init__(self, app_spec: str, concurrency: int, loglevel: str, logfile: str | None,
                  preload: list[str]):
         self._context = multiprocessing.get_context("forkserver")
@@ -241,8 +231,6 @@ class ProcessPool:
 
 
 class ThreadPool:
-    kind = "threads"
-
     def __init__(self, app, concurrency: int):
         self._app = app
         self.slots = [Slot(i + 1) for i in range(concurrency)]
