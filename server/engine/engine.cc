@@ -118,23 +118,27 @@ Result<std::vector<EnqueueOutcome>> Engine::enqueue_batch(const std::vector<cons
   return outcomes;
 }
 
+Status Engine::check_lease_held(ConsumerId consumer, const std::string& task_id, uint64_t lease_id) {
+  auto lease = leases_.find(task_id);
+  if (lease != leases_.end() && lease->second.consumer == consumer && lease->second.lease_id == lease_id) {
+    return Status::Ok();
+  }
+  // A late report on a lease that expired (an outcome or a release) frees the credit it
+  // was still using.
+  if (auto holder = consumers_.find(consumer);
+      holder != consumers_.end() && holder->second.expired_leases.erase(lease_id) > 0) {
+    dispatch_consumer(holder->second);
+  }
+  Result<v1::TaskRecord> task = load_task(task_id);
+  if (!task.ok()) return task.status();
+  return Status::StaleLease("lease " + std::to_string(lease_id) + " of task " + task_id +
+                            " is not held by this connection (task is " + v1::TaskState_Name(task->state()) + ")");
+}
+
 Result<v1::TaskState> Engine::complete(ConsumerId consumer, const v1::Complete& request, uint64_t& ticket) {
   std::lock_guard lock(mutex_);
   if (Status s = check_writable(); !s.ok()) return s;
-  auto lease = leases_.find(request.task_id());
-  if (lease == leases_.end() || lease->second.consumer != consumer ||
-      lease->second.lease_id != request.lease_id()) {
-    // A late report on a lease that expired frees the credit it was still using.
-    if (auto holder = consumers_.find(consumer);
-        holder != consumers_.end() && holder->second.expired_leases.erase(request.lease_id()) > 0) {
-      dispatch_consumer(holder->second);
-    }
-    Result<v1::TaskRecord> task = load_task(request.task_id());
-    if (!task.ok()) return task.status();
-    return Status::StaleLease("lease " + std::to_string(request.lease_id()) + " of task " + request.task_id() +
-                              " is not held by this connection (task is " + v1::TaskState_Name(task->state()) +
-                              ")");
-  }
+  if (Status s = check_lease_held(consumer, request.task_id(), request.lease_id()); !s.ok()) return s;
   std::string result_json;
   switch (request.outcome_case()) {
     case v1::Complete::kSuccess:
@@ -207,17 +211,7 @@ Result<v1::TaskState> Engine::release(ConsumerId consumer, const v1::Release& re
   if (found == consumers_.end()) return Status::InvalidArgument("release before consume");
   if (Status s = check_writable(); !s.ok()) return s;  // a recovery there keeps every consumer
   Consumer& holder = found->second;
-  auto lease = leases_.find(request.task_id());
-  if (lease == leases_.end() || lease->second.consumer != consumer ||
-      lease->second.lease_id != request.lease_id()) {
-    // As for a late completion: giving back a lease that expired frees the credit it used.
-    if (holder.expired_leases.erase(request.lease_id()) > 0) dispatch_consumer(holder);
-    Result<v1::TaskRecord> task = load_task(request.task_id());
-    if (!task.ok()) return task.status();
-    return Status::StaleLease("lease " + std::to_string(request.lease_id()) + " of task " + request.task_id() +
-                              " is not held by this connection (task is " + v1::TaskState_Name(task->state()) +
-                              ")");
-  }
+  if (Status s = check_lease_held(consumer, request.task_id(), request.lease_id()); !s.ok()) return s;
   holder.last_seen_ms = clock_.now_ms();
   // What a closed connection does to each task it held: back to its place, the delivery
   // counted as an attempt (one write), TASK_REQUEUED.

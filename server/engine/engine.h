@@ -319,6 +319,10 @@ class Engine {
   void note_due(int64_t due_ms, const std::string& delayed_key);
   void note_expiry(int64_t expires_ms, const std::string& expiry_key);
 
+  // OK if `consumer` holds `lease_id` on `task_id`; else NotFound or StaleLease, after
+  // freeing the credit of that lease if it had expired (complete and release share it).
+  Status check_lease_held(ConsumerId consumer, const std::string& task_id, uint64_t lease_id);
+
   // Delivery (engine_delivery.cc).
   // Delivers the queue's ready tasks to its consumers with credit; `skip` (a consumer
   // that just gave a task back) gets nothing from this call.
