@@ -49,6 +49,9 @@ class Context:
         self.priority = 0
         self.hostname: str | None = None
         self.lease_id = 0
+        # (time_limit, soft_time_limit) in seconds as the producer gave them to
+        # apply_async (None: not given), as Celery's request.timelimit.
+        self.timelimit: tuple[float | None, float | None] = (None, None)
         self.__dict__.update(fields)
 
     @property
@@ -68,6 +71,12 @@ class Signature:
         self.args = tuple(args)
         self.kwargs = dict(kwargs or {})
         self.options = dict(options or {})
+
+    def set(self, **options: Any) -> "Signature":
+        """Adds ``apply_async`` options to this signature (as Celery's ``Signature.set``):
+        ``app.send_batch([add.s(i, i).set(time_limit=60) for i in range(10)])``."""
+        self.options.update(options)
+        return self
 
     def apply_async(self, **options: Any) -> AsyncResult:
         return self.task.apply_async(self.args, self.kwargs, **{**self.options, **options})
@@ -102,6 +111,7 @@ class Task:
         self.autoretry_for = tuple(autoretry_for)
         self.default_retry_delay = default_retry_delay
         # Seconds; enforced by the worker (None: the worker's --time-limit/--soft-time-limit).
+        # Not sent by apply_async: a time_limit/soft_time_limit given to it overrides these.
         self.time_limit = time_limit
         self.soft_time_limit = soft_time_limit
         self._fn = fn
@@ -176,7 +186,10 @@ class Task:
                     **options: Any) -> AsyncResult:
         """Enqueues with options: ``countdown`` (seconds), ``eta`` (datetime or Unix
         seconds), ``priority`` (0..9, 9 first), ``queue``, ``task_id``, ``max_retries``,
-        ``retry_backoff``, ``retry_backoff_max``, ``retry_jitter``, ``result_ttl``."""
+        ``retry_backoff``, ``retry_backoff_max``, ``retry_jitter``, ``result_ttl``,
+        ``time_limit`` and ``soft_time_limit`` (seconds, for this call: they override the
+        task's and the worker's; the broker enforces the hard one too) and
+        ``max_deliveries`` (lost leases in a row before the task ends FAILURE)."""
         return self.app.send_task(self.name, args, kwargs, **self._options(options))
 
     async def aapply_async(self, args: Sequence[Any] | None = None, kwargs: Mapping[str, Any] | None = None,

@@ -18,9 +18,12 @@ from brokerd.ids import new_task_id
 # The options apply_async/send_task take, beyond args and kwargs.
 OPTION_NAMES = frozenset({
     "countdown", "eta", "priority", "queue", "task_id", "max_retries", "retry_backoff",
-    "retry_backoff_max", "retry_jitter", "result_ttl",
+    "retry_backoff_max", "retry_jitter", "result_ttl", "time_limit", "soft_time_limit", "max_deliveries",
 })
 MAX_PRIORITY = 9
+MAX_DELIVERIES = 1000
+# The longest time limit the broker takes (task_rules.h: kMaxTimeLimitMs): a week.
+MAX_TIME_LIMIT_S = 7 * 86_400
 
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
@@ -87,7 +90,39 @@ def build_spec(name: str, args: Sequence[Any] | None, kwargs: Mapping[str, Any] 
         spec.result_ttl_ms = ttl_ms
     if options.keys() & _RETRY_OPTIONS:
         _apply_retry_policy(spec.retry, options)
+    _apply_time_limits(spec, options)
+    max_deliveries = options.get("max_deliveries")
+    if max_deliveries is not None:
+        if (isinstance(max_deliveries, bool) or not isinstance(max_deliveries, int)
+                or not 1 <= max_deliveries <= MAX_DELIVERIES):
+            raise ValueError(f"max_deliveries must be an integer 1..{MAX_DELIVERIES} (None: the broker's "
+                             f"setting), not {max_deliveries!r}")
+        spec.max_deliveries = max_deliveries
     return spec
+
+
+def _time_limit_ms(options: Mapping[str, Any], what: str) -> int:
+    """``options[what]`` in ms; 0 when not given (None or 0: the worker's default applies)."""
+    value = options.get(what)
+    if value is None:
+        return 0
+    seconds = _seconds(value, what)
+    if seconds < 0:
+        raise ValueError(f"{what} must not be negative (seconds), not {value!r}")
+    if seconds > MAX_TIME_LIMIT_S:
+        raise ValueError(f"{what} must be at most {MAX_TIME_LIMIT_S} s (a week), not {value!r}")
+    # A positive limit never rounds down to 0 (which would mean "none").
+    return max(1, round(seconds * 1000)) if seconds > 0 else 0
+
+
+def _apply_time_limits(spec: pb.TaskSpec, options: Mapping[str, Any]) -> None:
+    hard_ms = _time_limit_ms(options, "time_limit")
+    soft_ms = _time_limit_ms(options, "soft_time_limit")
+    if hard_ms and soft_ms > hard_ms:
+        raise ValueError(f"soft_time_limit ({options['soft_time_limit']!r} s) must not exceed "
+                         f"time_limit ({options['time_limit']!r} s)")
+    spec.time_limit_ms = hard_ms
+    spec.soft_time_limit_ms = soft_ms
 
 
 _RETRY_OPTIONS = frozenset({"max_retries", "retry_backoff", "retry_backoff_max", "retry_jitter"})
