@@ -108,3 +108,82 @@ def test_celery_style_constructor():
     assert str(brokerd.App(broker="brokerd://10.0.0.1:7411").address) == "10.0.0.1:7411"
     with pytest.raises(ValueError, match="not a brokerd address"):
         brokerd.App(broker="redis://localhost:6379")
+
+
+# ---- time limits and max_deliveries ---------------------------------------------------------
+
+@app.task(name="unit.limited", time_limit=5, soft_time_limit=3)
+def limited():
+    return 1
+
+
+def test_apply_async_time_limits_map_to_the_spec_in_ms():
+    import datetime
+    from brokerd.task_spec import build_spec
+    spec = build_spec("t", (), None, {"time_limit": 2.5, "soft_time_limit": datetime.timedelta(seconds=1),
+                                      "max_deliveries": 7})
+    assert (spec.time_limit_ms, spec.soft_time_limit_ms, spec.max_deliveries) == (2500, 1000, 7)
+    # A tiny positive limit is not rounded down to 0 ("none"); 0 and None are "not given".
+    assert build_spec("t", (), None, {"time_limit": 0.0001}).time_limit_ms == 1
+    for options in ({}, {"time_limit": None, "soft_time_limit": None, "max_deliveries": None},
+                    {"time_limit": 0, "soft_time_limit": 0}):
+        spec = build_spec("t", (), None, options)
+        assert (spec.time_limit_ms, spec.soft_time_limit_ms, spec.max_deliveries) == (0, 0, 0)
+    # A soft limit alone, or one equal to the hard one, is accepted (as by the broker).
+    assert build_spec("t", (), None, {"soft_time_limit": 9}).soft_time_limit_ms == 9000
+    assert build_spec("t", (), None, {"time_limit": 2, "soft_time_limit": 2}).soft_time_limit_ms == 2000
+
+
+def test_task_decorator_time_limits_stay_in_the_worker():
+    # The decorator's limits are the worker's defaults for the task, never sent...
+    spec = limited.s().spec()
+    assert (spec.time_limit_ms, spec.soft_time_limit_ms) == (0, 0)
+    # ...unless the call gives its own, which override them (Celery's semantics).
+    spec = limited.s().set(time_limit=60, soft_time_limit=50, max_deliveries=2).spec()
+    assert (spec.time_limit_ms, spec.soft_time_limit_ms, spec.max_deliveries) == (60_000, 50_000, 2)
+
+
+@pytest.mark.parametrize("options, error, match", [
+    ({"time_limit": -1}, ValueError, "time_limit must not be negative"),
+    ({"soft_time_limit": -0.5}, ValueError, "soft_time_limit must not be negative"),
+    ({"time_limit": 1, "soft_time_limit": 2}, ValueError, "soft_time_limit .* must not exceed time_limit"),
+    ({"time_limit": 8 * 86_400}, ValueError, "at most 604800 s"),
+    ({"time_limit": float("inf")}, ValueError, "at most"),
+    ({"time_limit": float("nan")}, TypeError, "time_limit must be a number"),
+    ({"time_limit": "10"}, TypeError, "time_limit must be a number"),
+    ({"soft_time_limit": True}, TypeError, "soft_time_limit must be a number"),
+    ({"max_deliveries": 0}, ValueError, "max_deliveries must be an integer 1..1000"),
+    ({"max_deliveries": 1001}, ValueError, "max_deliveries"),
+    ({"max_deliveries": 2.0}, ValueError, "max_deliveries"),
+    ({"max_deliveries": True}, ValueError, "max_deliveries"),
+])
+def test_time_limit_and_max_deliveries_validation(options, error, match):
+    # Refused at the call, before anything is sent (this app's broker address is unused).
+    with pytest.raises(error, match=match):
+        add.apply_async((1, 2), **options)
+    with pytest.raises(error, match=match):
+        app.send_batch([add.s(1, 2).set(**options)])
+
+
+def test_run_job_exposes_the_producers_limits_as_request_timelimit():
+    peek = app.task(name="unit.peek", bind=True)(lambda self: list(self.request.timelimit))
+    assert json.loads(run_job(app, job("unit.peek"))[1]) == [None, None]
+    given = job("unit.peek")._replace(time_limit_ms=2500, soft_time_limit_ms=1000)
+    assert json.loads(run_job(app, given)[1]) == [2.5, 1.0]
+    assert peek.request.timelimit == (None, None)  # outside a worker
+
+
+def test_worker_limits_delivery_over_task_over_worker_default():
+    from types import SimpleNamespace
+    from brokerd.worker.consumer import WorkerLoop
+    worker = SimpleNamespace(app=app, time_limit=100.0, soft_time_limit=90.0)
+
+    def limits(name, hard_ms=0, soft_ms=0):
+        return WorkerLoop._limits(worker, job(name)._replace(time_limit_ms=hard_ms, soft_time_limit_ms=soft_ms))
+
+    assert limits("test_task_api.add") == (90.0, 100.0)            # the worker's defaults
+    assert limits("unit.limited") == (3, 5)                          # the task's own
+    assert limits("unit.limited", 20_000, 10_000) == (10.0, 20.0)    # the producer's win
+    assert limits("test_task_api.add", 2_000) == (None, 2.0)         # a soft at/past the hard is dropped
+    assert limits("unit.limited", 0, 4_000) == (4.0, 5)              # each limit on its own
+    assert limits("nope", 1_000) == (None, 1.0)                      # an unknown task too

@@ -419,7 +419,7 @@ class WorkerLoop:
     def _on_delivery(self, connection: Connection, delivery: pb.Delivery) -> None:
         job = Job(delivery.lease_id, delivery.task_id, delivery.name, delivery.args_json, delivery.kwargs_json,
                   delivery.queue, delivery.attempt, delivery.retries, delivery.max_retries, delivery.priority,
-                  self.hostname)
+                  self.hostname, delivery.time_limit_ms, delivery.soft_time_limit_ms)
         held = HeldLease(job, connection)
         if connection is not self._connection:
             return  # from a connection already given up: that lease is void
@@ -600,11 +600,22 @@ class WorkerLoop:
     # ---- time limits --------------------------------------------------------------------------
 
     def _limits(self, job: Job) -> tuple[float | None, float | None]:
-        """(soft, hard) seconds for this task: its own, else the worker's defaults. A soft
-        limit at or past the hard one would never be seen: dropped."""
+        """(soft, hard) seconds for this run: each from the delivery when the producer gave
+        it (apply_async), else the task's own, else the worker's defaults. A soft limit at
+        or past the hard one would never be seen: dropped."""
         task = self.app.tasks.get(job.name)
-        soft = task.soft_time_limit if task is not None and task.soft_time_limit is not None else self.soft_time_limit
-        hard = task.time_limit if task is not None and task.time_limit is not None else self.time_limit
+        if job.soft_time_limit_ms > 0:
+            soft = job.soft_time_limit_ms / 1000
+        elif task is not None and task.soft_time_limit is not None:
+            soft = task.soft_time_limit
+        else:
+            soft = self.soft_time_limit
+        if job.time_limit_ms > 0:
+            hard = job.time_limit_ms / 1000
+        elif task is not None and task.time_limit is not None:
+            hard = task.time_limit
+        else:
+            hard = self.time_limit
         if soft is not None and hard is not None and soft >= hard:
             soft = None
         return soft, hard

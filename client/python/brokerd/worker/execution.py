@@ -41,6 +41,9 @@ class Job(NamedTuple):
     max_retries: int
     priority: int
     hostname: str
+    # From the producer (apply_async), 0 = none: override the task's and the worker's.
+    time_limit_ms: int = 0
+    soft_time_limit_ms: int = 0
 
 
 def run_job(app: App, job: Job, around_body=contextlib.nullcontext) -> tuple:
@@ -58,7 +61,9 @@ def run_job(app: App, job: Job, around_body=contextlib.nullcontext) -> tuple:
         return ("failure", "DecodeError", f"arguments are not JSON: {e}", "", True, 0.0, None)
     context = Context(id=job.task_id, name=job.name, args=args, kwargs=kwargs, queue=job.queue,
                       retries=job.retries, attempt=job.attempt, max_retries=job.max_retries,
-                      priority=job.priority, hostname=job.hostname, lease_id=job.lease_id)
+                      priority=job.priority, hostname=job.hostname, lease_id=job.lease_id,
+                      timelimit=(job.time_limit_ms / 1000 if job.time_limit_ms > 0 else None,
+                                 job.soft_time_limit_ms / 1000 if job.soft_time_limit_ms > 0 else None))
     started = time.perf_counter()
     try:
         with around_body():
