@@ -15,6 +15,8 @@ The rules it keeps (docs/python.md, "The worker"):
 - a task id never runs twice inside this worker at once: a redelivery of an id still
   running here (its old lease lost, e.g. across a broker restart) waits for that run;
 - a pool process that dies mid-task is replaced and its task released back to the queue;
+- time limits: the delivery's (the producer's), else the task's, else the worker's; a
+  producer's hard limit counts from the delivery, as the broker counts it;
 - the connection is reopened by itself, with backoff, when it breaks;
 - SIGTERM or SIGINT: warm shutdown (stop taking work, give back what has not started,
   finish and report what runs); a second one: cold (kill the pool, close at once; the
@@ -474,10 +476,20 @@ class WorkerLoop:
             if held.job.task_id in self._running_tasks:
                 waiting.append(lease_id)  # an earlier run of this id is still going here
                 continue
+            soft, hard = self._limits(held.job)
+            if held.job.time_limit_ms > 0:
+                # The producer's limit: the broker counts it from the delivery and ends the
+                # task then, so the time spent waiting here counts too.
+                hard -= time.monotonic() - held.received
+                if hard <= 0:
+                    self._expired_before_start(held)
+                    continue
+                if soft is not None and soft >= hard:
+                    soft = None
             slot = free.pop(0)
             held.state = LeaseState.RUNNING
             self._running_tasks[held.job.task_id] = lease_id
-            slot.start_limits(*self._limits(held.job))
+            slot.start_limits(soft, hard)
             self.pool.submit(slot, held.job)
         waiting.extend(self._buffer)
         self._buffer = waiting
@@ -592,7 +604,10 @@ class WorkerLoop:
         body = envelope.WhichOneof("body")
         message = getattr(envelope, body)
         if refusal.code == "STALE_LEASE":
-            if body == "complete":
+            if body == "complete" and message.HasField("failure") and message.failure.error.type == "TimeLimitExceeded":
+                # The broker ends a task at the producer's time limit too, usually first.
+                logger.info("Task %s: the broker had already ended it at its time limit", message.task_id)
+            elif body == "complete":
                 logger.warning("Task %s: outcome dropped by the broker: %s", message.task_id, refusal)
             return  # expected for a release of a lease the broker had already taken back
         logger.error("brokerd refused %s for task %s: %s", body, message.task_id, refusal)
@@ -619,6 +634,17 @@ class WorkerLoop:
         if soft is not None and hard is not None and soft >= hard:
             soft = None
         return soft, hard
+
+    def _expired_before_start(self, held: HeldLease) -> None:
+        """The producer's hard limit passed while the task waited in the prefetch buffer:
+        reported FAILURE without running it (the broker may have ended it already)."""
+        job = held.job
+        self._held.pop(job.lease_id, None)
+        limit = job.time_limit_ms / 1000
+        logger.error("Hard time limit (%ss) of %s[%s] passed before it started (waiting for a free pool slot): "
+                     "the task ends FAILURE (TimeLimitExceeded)", f"{limit:g}", job.name, job.task_id)
+        self._fail_final(held, "TimeLimitExceeded", f"task {job.name}[{job.task_id}] waited past its time limit "
+                                                    f"of {limit:g} s before it started")
 
     def _limit_deadline(self) -> float | None:
         deadlines = [d for slot in self.pool.slots if slot.jobs
