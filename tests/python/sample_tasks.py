@@ -116,3 +116,13 @@ def cleans_up(seconds=30):
     except brokerd.SoftTimeLimitExceeded:
         return "cleaned up"
     return "slept"
+
+
+@app.task
+def interruptible(seconds=60):
+    """No limits of its own: a soft limit can only come from the producer or the worker."""
+    try:
+        time.sleep(seconds)
+    except brokerd.SoftTimeLimitExceeded:
+        return "interrupted"
+    return "slept"

@@ -189,3 +189,57 @@ def test_send_many_pipelines_individual_requests(app):
     with pytest.raises(brokerd.InvalidArgument):
         app.send_many([task.s(1), task.s(2).__class__(task, (3,), options={"queue": "bad queue"})])
     assert app.control.queues()["default"]["ready"] == 3001
+
+
+def _record(app, result):
+    """The broker's raw TaskRecord (TaskInfo does not show the time limits)."""
+    from brokerd.result import _get_task
+    return app._client.call(_get_task(result.id)).task_info.task
+
+
+def test_time_limits_and_max_deliveries_reach_the_broker_by_every_path(app):
+    @app.task(name="t.limits", time_limit=5, soft_time_limit=4)
+    def task(x):
+        return x
+
+    def fields(result):
+        record = _record(app, result)
+        return record.time_limit_ms, record.soft_time_limit_ms, record.max_deliveries
+
+    given = {"time_limit": 2.5, "soft_time_limit": 1, "max_deliveries": 3}
+    expected = (2500, 1000, 3)
+    # The task's own limits are the worker's business: not sent.
+    assert fields(task.delay(1)) == (0, 0, 0)
+    assert fields(task.apply_async((1,), **given)) == expected
+    assert fields(app.send_task("t.limits", args=[1], **given)) == expected
+    assert fields(task.s(1).set(**given).apply_async()) == expected
+    assert [fields(r) for r in app.send_batch([task.s(1).set(**given), task.s(2)])] == [expected, (0, 0, 0)]
+    assert [fields(r) for r in app.send_many([task.s(1), task.s(2).set(**given)])] == [(0, 0, 0), expected]
+
+    async def scenario():
+        return [await task.aapply_async((1,), **given), await app.asend_task("t.limits", args=[1], **given),
+                *await app.asend_batch([task.s(1).set(**given)])]
+
+    assert [fields(r) for r in asyncio.run(scenario())] == [expected] * 3
+
+
+def test_broker_refuses_limits_the_client_would_not_send(app):
+    # The client's checks (ValueError before sending) match the broker's: bypassed here.
+    from brokerd._wire import pb
+
+    def enqueue(**fields):
+        envelope = pb.Envelope()
+        from brokerd.task_spec import build_spec
+        build_spec("t.any", (), None, {}, envelope.enqueue.task)
+        for name, value in fields.items():
+            setattr(envelope.enqueue.task, name, value)
+        return app._client.call(envelope)
+
+    with pytest.raises(brokerd.InvalidArgument, match="soft_time_limit_ms"):
+        enqueue(time_limit_ms=1000, soft_time_limit_ms=2000)
+    with pytest.raises(brokerd.InvalidArgument, match="time_limit_ms"):
+        enqueue(time_limit_ms=-1)
+    with pytest.raises(brokerd.InvalidArgument, match="max_deliveries"):
+        enqueue(max_deliveries=1001)
+    with pytest.raises(ValueError, match="soft_time_limit"):
+        app.send_task("t.any", time_limit=1, soft_time_limit=2)

@@ -369,3 +369,73 @@ def test_warm_shutdown_does_not_wait_for_a_thread_past_its_hard_limit(app, start
         app.send_task("sample_tasks.hangs").get(timeout=30)
     worker.signal(signal.SIGTERM)
     assert worker.wait(timeout=30) == 0
+
+
+# ---- time limits from the producer (apply_async) ---------------------------------------------
+
+@pytest.mark.parametrize("pool", ["prefork", "threads"])
+def test_apply_async_time_limit_ends_a_hung_task(app, start_worker, pool):
+    # No limit in the task (sleep_then) nor in the worker: the producer's alone.
+    worker = start_worker("sample_tasks", "--concurrency", "1", "--pool", pool)
+    result = app.send_task("sample_tasks.sleep_then", args=[60, "never"], time_limit=1)
+    with pytest.raises(brokerd.TaskFailed) as failed:
+        result.get(timeout=30)
+    assert failed.value.type == "TimeLimitExceeded"
+    assert result.task_info().attempts == 1
+    # The worker enforced it (the broker may have ended the task at the same moment).
+    assert "Hard time limit (1s) exceeded" in worker.wait_log("Hard time limit")
+    assert app.send_task("sample_tasks.add", args=[2, 2]).get(timeout=30) == 4
+
+
+def test_apply_async_soft_time_limit_raises_in_the_task(app, start_worker):
+    worker = start_worker("sample_tasks", "--concurrency", "1")
+    result = app.send_task("sample_tasks.interruptible", soft_time_limit=0.5)
+    assert result.get(timeout=30) == "interrupted"
+    assert "Soft time limit exceeded" in worker.log()
+
+
+def test_apply_async_time_limits_override_the_tasks_and_the_workers(app, start_worker):
+    # hangs has time_limit=1, the worker --time-limit 1: the call's 30 s wins for both.
+    start_worker("sample_tasks", "--concurrency", "1", "--time-limit", "1")
+    assert app.send_task("sample_tasks.hangs", args=[1.5], time_limit=30).get(timeout=30) == "woke up"
+    assert app.send_task("sample_tasks.sleep_then", args=[1.5, "done"], time_limit=30).get(timeout=30) == "done"
+    # Without it, the worker's own limit still applies.
+    with pytest.raises(brokerd.TaskFailed) as failed:
+        app.send_task("sample_tasks.sleep_then", args=[60, "never"]).get(timeout=30)
+    assert failed.value.type == "TimeLimitExceeded"
+
+
+
+def test_broker_ends_a_hung_workers_task_at_the_producers_time_limit(app, start_worker, tmp_path):
+    # The whole worker is frozen (SIGSTOP) with a 60 s lease: only the broker can end the
+    # task at its 2 s limit from apply_async, without waiting for the lease.
+    worker = start_worker("sample_tasks", "--concurrency", "1", "--lease-seconds", "60")
+    result = app.send_task("sample_tasks.block", args=[str(tmp_path), "hung"], time_limit=2)
+    wait_for(lambda: (tmp_path / "hung.started").exists(), what="the task to start")
+    worker.signal_group(signal.SIGSTOP)
+    try:
+        with pytest.raises(brokerd.TaskFailed) as failed:
+            result.get(timeout=20)
+        assert failed.value.type == "TimeLimitExceeded"
+        assert result.task_info().attempts == 1
+    finally:
+        worker.signal_group(signal.SIGCONT)
+
+
+def test_producers_time_limit_counts_from_the_delivery(app, start_worker, tmp_path):
+    # One slot, busy: the second task waits in the prefetch buffer past its 1 s limit. The
+    # broker ends it then (its clock starts at the delivery), and the worker, which counts
+    # the same way, never starts it.
+    worker = start_worker("sample_tasks", "--concurrency", "1")
+    busy = app.send_task("sample_tasks.block", args=[str(tmp_path), "busy"])
+    wait_for(lambda: (tmp_path / "busy.started").exists(), what="the first task to start")
+    waiting = app.send_task("sample_tasks.record", args=[str(tmp_path / "ran"), "late"], time_limit=1)
+    with pytest.raises(brokerd.TaskFailed) as failed:
+        waiting.get(timeout=30)
+    assert failed.value.type == "TimeLimitExceeded"
+    (tmp_path / "busy.release").touch()
+    assert busy.get(timeout=30) == "busy"
+    worker.wait_log(f"sample_tasks.record[{waiting.id}] passed before it started")
+    assert app.send_task("sample_tasks.add", args=[1, 1]).get(timeout=30) == 2
+    assert not (tmp_path / "ran").exists()
+    assert "outcome dropped by the broker" not in worker.log()
