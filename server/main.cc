@@ -113,6 +113,9 @@ int serve(const Settings& settings, ShutdownWatchdog& shutdown_watchdog) {
   engine_options.default_lease_ms = settings.lease_ms;
   engine_options.ready_window = static_cast<size_t>(settings.queue_window);
   engine_options.max_queue_length = static_cast<uint64_t>(settings.max_queue_length);
+  engine_options.max_prefetch = static_cast<uint32_t>(settings.max_prefetch);
+  engine_options.max_consume_queues = static_cast<size_t>(settings.max_consume_queues);
+  engine_options.max_deliveries = static_cast<uint32_t>(settings.max_deliveries);
   Engine engine(*storage.value(), clock, engine_options);
   if (Status s = engine.open(); !s.ok()) return fail("recovery failed: " + s.message());
 
@@ -204,7 +207,8 @@ int serve(const Settings& settings, ShutdownWatchdog& shutdown_watchdog) {
         gauges.sync = settings.sync;
         return render_broker_metrics(engine.snapshot(), committer.metrics(), gauges);
       },
-      [&] { return ready.load(); });
+      // Not ready while draining, or after a storage read error in the last minute.
+      [&] { return ready.load() && engine.read_health().ok(); });
   if (!settings.http.empty()) {
     std::string http_host;
     uint16_t http_port = 0;

@@ -84,6 +84,14 @@ const std::vector<SettingDecl>& setting_table() {
       {"max_waits_per_connection",
        "WaitResult requests one connection may have waiting at once; more get RESOURCE_EXHAUSTED",
        &Settings::max_waits_per_connection, 1, 10'000'000},
+      {"max_prefetch", "largest Consume.prefetch (unfinished deliveries one connection may hold); more is refused",
+       &Settings::max_prefetch, 1, 1'000'000},
+      {"max_consume_queues", "queues one Consume (and so one connection) may name; more is refused",
+       &Settings::max_consume_queues, 1, 100'000},
+      {"max_deliveries",
+       "deliveries without an outcome (lost leases) after which a task ends FAILURE DeliveryLimitExceeded, "
+       "unless the task sets its own",
+       &Settings::max_deliveries, 1, 1000},
   };
   return table;
 }

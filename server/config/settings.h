@@ -67,6 +67,9 @@ struct Settings {
   int64_t max_outbound_mb = 64;
   int64_t write_stall_timeout_s = 60;
   int64_t max_waits_per_connection = 10'000;
+  int64_t max_prefetch = 10'000;
+  int64_t max_consume_queues = 100;
+  int64_t max_deliveries = 20;
 };
 
 struct SettingDecl {

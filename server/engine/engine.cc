@@ -19,7 +19,7 @@ void Engine::set_wakeup_hook(std::function<void(int64_t)> hook) {
   wakeup_hook_ = std::move(hook);
 }
 
-Result<EnqueueOutcome> Engine::enqueue_locked(const v1::TaskSpec& spec) {
+Result<EnqueueOutcome> Engine::enqueue_locked(const v1::TaskSpec& spec, bool dispatch) {
   const int64_t now = clock_.now_ms();
   Result<v1::TaskRecord> built = build_record(spec, options_.limits, now);
   if (!built.ok()) return built.status();
@@ -49,7 +49,7 @@ Result<EnqueueOutcome> Engine::enqueue_locked(const v1::TaskSpec& spec) {
   } else {
     make_ready(task, task.arrival_seq());
     emit_task_event(v1::TASK_ENQUEUED, task);
-    dispatch_queue(queue);
+    if (dispatch) dispatch_queue(queue);
   }
   return EnqueueOutcome{task.id(), task.state(), true};
 }
@@ -104,8 +104,11 @@ Result<std::vector<EnqueueOutcome>> Engine::enqueue_batch(const std::vector<cons
   }
   std::vector<EnqueueOutcome> outcomes;
   outcomes.reserve(specs.size());
+  // Nothing is delivered until every task is in the pending batch: a delivery may have
+  // to write (a ready-window refill reads storage, a new lease id block is synced), and
+  // the batch must reach storage as one write, all or nothing.
   for (const v1::TaskSpec* spec : specs) {
-    Result<EnqueueOutcome> outcome = enqueue_locked(*spec);
+    Result<EnqueueOutcome> outcome = enqueue_locked(*spec, /*dispatch=*/false);
     if (!outcome.ok()) {
       // Only a storage read can fail after validation, and memory already holds the
       // earlier tasks of this batch: refuse writes until memory is rebuilt from disk.
@@ -115,6 +118,7 @@ Result<std::vector<EnqueueOutcome>> Engine::enqueue_batch(const std::vector<cons
     outcomes.push_back(std::move(outcome.value()));
   }
   ticket = pending_ticket();
+  for (const auto& [name, count] : adding) dispatch_queue(queue_state(name));
   return outcomes;
 }
 
@@ -163,6 +167,7 @@ Result<v1::TaskState> Engine::complete(ConsumerId consumer, const v1::Complete& 
   const int64_t now = clock_.now_ms();
   holder.last_seen_ms = now;
   run_time_.observe(static_cast<double>(now - task.started_ms()) / 1000.0);
+  task.set_lost_leases(0);  // an outcome ends the run of lost deliveries
   QueueState& queue = queue_state(task.queue());
 
   if (request.outcome_case() == v1::Complete::kSuccess) {
@@ -213,16 +218,17 @@ Result<v1::TaskState> Engine::release(ConsumerId consumer, const v1::Release& re
   Consumer& holder = found->second;
   if (Status s = check_lease_held(consumer, request.task_id(), request.lease_id()); !s.ok()) return s;
   holder.last_seen_ms = clock_.now_ms();
-  // What a closed connection does to each task it held: back to its place, the delivery
-  // counted as an attempt (one write), TASK_REQUEUED.
-  const std::optional<std::string> queue = requeue_leased(request.task_id());
-  if (!queue) return Status::Internal("task " + request.task_id() + " could not be queued again");
+  // Back to its place, the delivery counted as an attempt and a lost lease (one write),
+  // TASK_REQUEUED; FAILURE instead once it has been lost max_deliveries times in a row.
+  const std::optional<std::string> queue = lose_lease(request.task_id(), LeaseLoss::kReleased);
+  ticket = pending_ticket();
+  Result<v1::TaskRecord> task = load_task(request.task_id());
+  const v1::TaskState state = task.ok() ? task->state() : v1::QUEUED;
   // Another consumer with credit gets it first: the releasing worker said it cannot run
   // it. Then the credit it freed pulls whatever is ready for it, this task included.
-  dispatch_queue(queue_state(*queue), consumer);
+  if (queue) dispatch_queue(queue_state(*queue), consumer);
   dispatch_consumer(holder);
-  ticket = pending_ticket();
-  return v1::QUEUED;
+  return state;
 }
 
 Result<HeartbeatOutcome> Engine::heartbeat(ConsumerId consumer, const std::vector<std::string>& task_ids) {
@@ -231,24 +237,33 @@ Result<HeartbeatOutcome> Engine::heartbeat(ConsumerId consumer, const std::vecto
   if (found == consumers_.end()) return Status::InvalidArgument("heartbeat before consume");
   Consumer& holder = found->second;
   holder.last_seen_ms = clock_.now_ms();
+  const int64_t deadline = clock_.steady_ms() + holder.lease_ms;
   HeartbeatOutcome outcome;
-  outcome.lease_deadline_ms = holder.last_seen_ms + holder.lease_ms;
+  outcome.lease_deadline_ms = wall_of(deadline);
   auto extend = [&](const std::string& id) {
     Lease& lease = leases_.at(id);
-    lease_deadlines_.erase({lease.deadline_ms, id});
-    lease.deadline_ms = outcome.lease_deadline_ms;
-    lease_deadlines_.insert({lease.deadline_ms, id});
+    lease_deadlines_.erase({lease.deadline, id});
+    lease.deadline = std::min(deadline, lease.hard_deadline);  // never past the time limit
+    lease_deadlines_.insert({lease.deadline, id});
   };
   if (task_ids.empty()) {
     for (const std::string& id : holder.leased) extend(id);
-  } else {
-    for (const std::string& id : task_ids) {
-      if (holder.leased.count(id)) {
-        extend(id);
-      } else {
-        outcome.lost_task_ids.push_back(id);
-      }
+    return outcome;
+  }
+  bool freed = false;
+  for (const std::string& id : task_ids) {
+    if (holder.leased.count(id)) {
+      extend(id);
+      continue;
     }
+    outcome.lost_task_ids.push_back(id);
+    // The worker now knows it lost this task and drops its outcome: the credit an
+    // expired lease on it still used is free (protocol.md §7).
+    freed |= std::erase_if(holder.expired_leases, [&](const auto& entry) { return entry.second == id; }) > 0;
+  }
+  if (freed) {
+    dispatch_consumer(holder);
+    if (Status s = write_pending(); !s.ok()) return s;
   }
   return outcome;
 }
@@ -264,7 +279,11 @@ Result<v1::TaskRecord> Engine::load_owned_task(const std::string& id, std::strin
 Result<v1::TaskRecord> Engine::get_task(const std::string& id, uint64_t& ticket, std::string_view required_owner) {
   std::lock_guard lock(mutex_);
   ticket = read_ticket();  // the answer may show changes not yet written
-  return load_owned_task(id, required_owner);
+  Result<v1::TaskRecord> task = load_owned_task(id, required_owner);
+  if (!task.ok() && !task.status().is_not_found() && task.status().code() != StatusCode::kPermissionDenied) {
+    note_read_error("task " + id, task.status());
+  }
+  return task;
 }
 
 Result<std::optional<v1::TaskRecord>> Engine::wait_result(const std::string& id, ResultWaiter waiter,

@@ -55,6 +55,14 @@ struct EngineOptions {
   // Unfinished tasks (ready, scheduled, running, waiting to retry) one queue may hold;
   // an enqueue beyond it is refused with ResourceExhausted so that producers back off.
   uint64_t max_queue_length = 50'000'000;
+  // Bounds on what one consumer may ask for: its prefetch credit and the queues it names.
+  // Expired leases stay on a consumer's credit until reported, so they are bounded by
+  // max_prefetch too.
+  uint32_t max_prefetch = 10'000;
+  size_t max_consume_queues = 100;
+  // Leases lost in a row after which a task ends FAILURE DeliveryLimitExceeded (a task's
+  // own TaskSpec.max_deliveries wins).
+  uint32_t max_deliveries = 20;
   // After a storage write error: first retry of recovery after the min, doubling up to
   // the max while the cause (a full disk) persists.
   int64_t recovery_backoff_min_ms = 100;
@@ -126,6 +134,7 @@ struct EngineSnapshot {
   uint64_t retried_total = 0;
   uint64_t revoked_total = 0;
   uint64_t requeued_total = 0;  // leases lost (connection closed, expired or released)
+  uint64_t read_errors_total = 0;  // storage reads that failed (not NOT_FOUND); nothing was dropped
   // Seconds from ready (enqueued, due, or requeued) to delivery; from delivery to outcome.
   metrics::HistogramSnapshot queue_wait;
   metrics::HistogramSnapshot run_time;
@@ -152,6 +161,10 @@ class Engine {
   // disk as at start. Every lease is lost then (the tasks are QUEUED again, late
   // completions get STALE_LEASE). See engine_recovery.cc.
   Status write_refusal();
+  // OK, or the last storage read error (I/O, corruption) if one happened within the last
+  // minute: /readyz reports it. A read error never drops an index entry; the task stays
+  // where it is and is tried again.
+  Status read_health();
 
   // Writes every pending change (from any caller) as one storage write and runs the
   // waiters of tasks that finished in it. Cheap when nothing is pending.
@@ -166,6 +179,7 @@ class Engine {
   // ---- consumers ------------------------------------------------------------------
   ConsumerId register_consumer(std::shared_ptr<DeliverySink> sink, ConsumerIdentity identity);
   // Sets (or replaces) what the consumer receives. Returns the lease length in force.
+  // InvalidArgument past max_prefetch or max_consume_queues.
   Result<int64_t> consume(ConsumerId consumer, const std::vector<std::string>& queues,
                           uint32_t prefetch, int64_t lease_ms);
   // The consumer is gone: every task it holds is queued again at once.
@@ -185,7 +199,8 @@ class Engine {
   Result<HeartbeatOutcome> heartbeat(ConsumerId consumer, const std::vector<std::string>& task_ids);
 
   // ---- readers ----------------------------------------------------------------------
-  // Also sets `ticket` to the write the answer may reflect. A non-empty `required_owner`
+  // Every reader sets `ticket` to the write its answer may reflect: reply only once it is
+  // durable, so no answer shows a state a crash could take back. A non-empty `required_owner`
   // (a producer reading) makes a task enqueued by anyone else PermissionDenied.
   Result<v1::TaskRecord> get_task(const std::string& id, uint64_t& ticket, std::string_view required_owner = {});
   // A terminal task's record at once; otherwise registers `waiter` (returns nullopt and
@@ -203,7 +218,7 @@ class Engine {
   // Revokes up to `limit` ready tasks of `queue`, head first.
   Result<PurgeOutcome> purge(const std::string& queue, size_t limit, uint64_t& ticket);
   // Dead-letter set, oldest first; `queue` empty = every queue.
-  Result<std::vector<v1::TaskRecord>> dead_list(const std::string& queue, size_t limit);
+  Result<std::vector<v1::TaskRecord>> dead_list(const std::string& queue, size_t limit, uint64_t& ticket);
   // The named dead tasks, or (`ids` empty) up to `limit` of `queue`'s (every queue when
   // empty): queued again with retries reset, or deleted.
   Result<DeadOpOutcome> dead_requeue(const std::vector<std::string>& ids, const std::string& queue, size_t limit,
@@ -212,7 +227,7 @@ class Engine {
                                     uint64_t& ticket);
   // Tasks of `queue`, newest first, in `state` (UNSPECIFIED = any). Reads at most
   // `scan_budget` records, newest ids first (generated ids are time-ordered).
-  Result<TaskListing> list_tasks(const std::string& queue, v1::TaskState state, size_t limit,
+  Result<TaskListing> list_tasks(const std::string& queue, v1::TaskState state, size_t limit, uint64_t& ticket,
                                  size_t scan_budget = 200'000);
   std::vector<v1::WorkerInfo> workers();
   EngineSnapshot snapshot();
@@ -251,20 +266,28 @@ class Engine {
     uint32_t prefetch = 0;
     int64_t lease_ms = 0;
     std::unordered_set<std::string> leased;
-    // Leases that ran out while this consumer still had them: the worker is presumably
-    // still busy (or hung) with them, so they keep using its credit until it reports on
-    // them (its completion is answered STALE_LEASE) or disconnects.
-    std::unordered_set<uint64_t> expired_leases;
+    // Leases that ran out while this consumer still had them (lease id -> task id): the
+    // worker is presumably still busy (or hung) with them, so they keep using its credit
+    // until it reports on them (its completion is answered STALE_LEASE, or a heartbeat
+    // names the task and learns it lost) or disconnects. Bounded by its prefetch: a lease
+    // only moves here from `leased`, and a delivery needs credit.
+    std::unordered_map<uint64_t, std::string> expired_leases;
     size_t next_queue = 0;  // round-robin cursor over `queues`
     bool has_credit() const { return leased.size() + expired_leases.size() < prefetch && sink->accepting(); }
   };
+  // Lease times are on the steady clock (Clock::steady_ms) unless named _wall.
   struct Lease {
     ConsumerId consumer = 0;
     uint64_t lease_id = 0;
-    int64_t deadline_ms = 0;
-    int64_t started_ms = 0;
+    int64_t deadline = 0;
+    int64_t started_wall_ms = 0;
+    // started + the task's time_limit_ms: the lease is never extended past it (INT64_MAX
+    // when the task has no time limit).
+    int64_t hard_deadline = INT64_MAX;
     std::string ready_key;  // the task's ready-index entry, still on disk while leased
   };
+  // Why a lease ended without an outcome.
+  enum class LeaseLoss { kExpired, kDisconnected, kReleased };
 
   // Operation plumbing (engine_operation.cc). Everything below runs under mutex_.
   // OK, or the typed refusal while degraded (tries to recover first when it is time).
@@ -289,13 +312,30 @@ class Engine {
   // handed out, rewritten once per block instead of on every operation. Recovery
   // resumes at the bound, so numbers are never reused (gaps are harmless).
   static constexpr uint64_t kSeqBlock = 1 << 20;
+  void take_seq_block() {
+    seq_limit_ = next_seq_ + kSeqBlock;
+    seq_dirty_ = true;
+  }
   uint64_t take_seq() {
-    if (next_seq_ >= seq_limit_) {
-      seq_limit_ = next_seq_ + kSeqBlock;
-      seq_dirty_ = true;
-    }
+    if (next_seq_ >= seq_limit_) take_seq_block();
     return next_seq_++;
   }
+  // A lease id, from the same sequence, but only below a bound already durable: a lease
+  // id goes to a worker without any write, so after a crash (kill -9 included) recovery
+  // must resume above every id handed out. Costs one write and sync per block. 0 when
+  // the bound could not be made durable (the engine is degraded then).
+  uint64_t take_lease_id();
+  // The wall-clock time (Unix ms) of a steady-clock instant, for clients.
+  int64_t wall_of(int64_t steady) const { return clock_.now_ms() + (steady - clock_.steady_ms()); }
+
+  // Counts and logs a failed read (not NOT_FOUND) and keeps it for read_health().
+  void note_read_error(const std::string& what, const Status& status);
+  // A queue with nothing in it (no unfinished or dead tasks) and no consumers is
+  // forgotten: memory and start-up stay O(live queues). Its lifetime counters go with it.
+  bool queue_is_idle(const QueueState& queue) const;
+  // Drops the idle queues among those whose counters changed. Only where no QueueState
+  // reference is held: at the end of a public operation.
+  void forget_idle_queues();
 
   // Start and degraded mode (engine_recovery.cc).
   Status load_state(bool probe);
@@ -310,7 +350,7 @@ class Engine {
   void drop_memory_state();
 
   // Enqueue (engine.cc).
-  Result<EnqueueOutcome> enqueue_locked(const v1::TaskSpec& spec);
+  Result<EnqueueOutcome> enqueue_locked(const v1::TaskSpec& spec, bool dispatch = true);
 
   // Task transitions (engine_transitions.cc).
   void make_ready(v1::TaskRecord& task, uint64_t index_seq);
@@ -332,8 +372,12 @@ class Engine {
   std::optional<ReadyWindow::Entry> pop_ready(QueueState& queue);
   // Forgets the lease; returns the task's ready key (empty when there was no lease).
   std::string release_lease(const std::string& task_id);
-  // Returns the task's queue when it went back to it.
-  std::optional<std::string> requeue_leased(const std::string& task_id);
+  // The lease on `task_id` ended without an outcome. The lost delivery counts (attempts,
+  // lost_leases); past the task's max_deliveries, or when an expiry hit its time limit,
+  // the task ends FAILURE. Otherwise a release puts it back in its place at once, and an
+  // expiry or a closed connection makes it RETRY after the retry policy's backoff.
+  // Returns the task's queue when it is ready again (the caller dispatches).
+  std::optional<std::string> lose_lease(const std::string& task_id, LeaseLoss loss);
   void detach_consumer_from_queues(Consumer& consumer);
 
   // Operators (engine_admin.cc).
@@ -350,7 +394,7 @@ class Engine {
 
   // Timers (engine_timers.cc).
   void promote_due(int64_t now);
-  void expire_leases(int64_t now);
+  void expire_leases(int64_t steady_now);
   void expire_results(int64_t now);
   int64_t peek_first_time(Family family, const std::string& from);
 
@@ -363,6 +407,7 @@ class Engine {
   std::mt19937_64 random_;
   uint64_t next_seq_ = 1;
   uint64_t seq_limit_ = 1;  // persisted bound: every number handed out is below it
+  uint64_t durable_seq_limit_ = 0;  // the part of that bound known synced (lease ids stay below)
   bool seq_dirty_ = false;
   // OK, or the refusal every write gets while degraded (memory may be ahead of disk).
   Status degraded_;
@@ -373,7 +418,10 @@ class Engine {
   std::unordered_map<ConsumerId, Consumer> consumers_;
   ConsumerId next_consumer_id_ = 1;
   std::unordered_map<std::string, Lease> leases_;
-  std::set<std::pair<int64_t, std::string>> lease_deadlines_;
+  std::set<std::pair<int64_t, std::string>> lease_deadlines_;  // steady clock
+  Status last_read_error_;
+  int64_t last_read_error_at_ = 0;  // steady clock
+  std::set<std::string> idle_candidates_;  // queues whose counters changed since the last forget
   std::string delayed_scan_from_;
   int64_t next_due_ms_ = INT64_MAX;
   std::string expiry_scan_from_;

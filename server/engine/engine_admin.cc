@@ -122,11 +122,12 @@ std::vector<std::string> Engine::dead_ids(const std::string& queue, size_t limit
   return ids;
 }
 
-Result<std::vector<v1::TaskRecord>> Engine::dead_list(const std::string& queue, size_t limit) {
+Result<std::vector<v1::TaskRecord>> Engine::dead_list(const std::string& queue, size_t limit, uint64_t& ticket) {
   if (!queue.empty()) {
     if (Status s = validate_queue_name(queue); !s.ok()) return s;
   }
   std::lock_guard lock(mutex_);
+  ticket = read_ticket();
   std::vector<v1::TaskRecord> out;
   for (const std::string& id : dead_ids(queue, limit)) {
     Result<v1::TaskRecord> task = load_task(id);
@@ -170,6 +171,7 @@ Result<DeadOpOutcome> Engine::dead_apply(const std::vector<std::string>& ids, co
     if (requeue) {
       // A fresh start: the retry budget again, no outcome; the history keeps the past.
       task.set_retries(0);
+      task.set_lost_leases(0);
       task.clear_error();
       task.clear_result_json();
       task.set_finished_ms(0);
@@ -188,7 +190,7 @@ Result<DeadOpOutcome> Engine::dead_apply(const std::vector<std::string>& ids, co
 }
 
 Result<TaskListing> Engine::list_tasks(const std::string& queue_name, v1::TaskState state, size_t limit,
-                                       size_t scan_budget) {
+                                       uint64_t& ticket, size_t scan_budget) {
   const std::string queue = queue_name.empty() ? std::string(kDefaultQueue) : queue_name;
   if (Status s = validate_queue_name(queue); !s.ok()) return s;
   // The scan runs without the engine lock (RocksDB iterators are safe beside writes), so
@@ -222,6 +224,7 @@ Result<TaskListing> Engine::list_tasks(const std::string& queue_name, v1::TaskSt
   });
   if (!s.ok()) return s;
   std::lock_guard lock(mutex_);
+  ticket = read_ticket();  // covers every write the scan can have seen
   for (v1::TaskRecord& task : found) {
     if (listing.tasks.size() >= limit) break;
     if (task.state() == v1::QUEUED) {

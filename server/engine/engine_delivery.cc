@@ -19,6 +19,13 @@ ConsumerId Engine::register_consumer(std::shared_ptr<DeliverySink> sink, Consume
 
 Result<int64_t> Engine::consume(ConsumerId consumer_id, const std::vector<std::string>& queues,
                                 uint32_t prefetch, int64_t lease_ms) {
+  if (prefetch > options_.max_prefetch) {
+    return Status::InvalidArgument("prefetch must be 0.." + std::to_string(options_.max_prefetch) + " (max_prefetch)");
+  }
+  if (queues.size() > options_.max_consume_queues) {
+    return Status::InvalidArgument("a consume may name at most " + std::to_string(options_.max_consume_queues) +
+                                   " queues (max_consume_queues)");
+  }
   std::vector<std::string> names = queues.empty() ? std::vector<std::string>{std::string(kDefaultQueue)} : queues;
   for (const std::string& name : names) {
     if (Status s = validate_queue_name(name); !s.ok()) return s;
@@ -37,6 +44,7 @@ Result<int64_t> Engine::consume(ConsumerId consumer_id, const std::vector<std::s
   if (found == consumers_.end()) return Status::Internal("unknown consumer");
   Consumer& consumer = found->second;
   detach_consumer_from_queues(consumer);
+  idle_candidates_.insert(consumer.queues.begin(), consumer.queues.end());  // queues it leaves may be idle now
   consumer.queues = std::move(names);
   consumer.prefetch = prefetch;
   consumer.lease_ms = lease_ms;
@@ -48,6 +56,7 @@ Result<int64_t> Engine::consume(ConsumerId consumer_id, const std::vector<std::s
   }
   dispatch_consumer(consumer);
   if (Status s = write_pending(); !s.ok()) return s;  // deliveries need no fsync, only a write
+  forget_idle_queues();
   return lease_ms;
 }
 
@@ -85,14 +94,16 @@ void Engine::unregister_consumer(ConsumerId consumer_id) {
   std::set<std::string> touched;
   const std::vector<std::string> held(consumer.leased.begin(), consumer.leased.end());
   for (const std::string& task_id : held) {
-    if (auto queue = requeue_leased(task_id)) touched.insert(*queue);
+    if (auto queue = lose_lease(task_id, LeaseLoss::kDisconnected)) touched.insert(*queue);
   }
   if (consumer.announced) emit_worker_event(v1::WORKER_OFFLINE, consumer);
+  idle_candidates_.insert(consumer.queues.begin(), consumer.queues.end());
   consumers_.erase(found);
   for (const std::string& name : touched) dispatch_queue(queue_state(name));
   if (Status s = write_pending(); !s.ok()) {
     spdlog::error("requeueing tasks of a closed consumer failed: {}", s.message());
   }
+  forget_idle_queues();
 }
 
 void Engine::dispatch_queue(QueueState& queue, ConsumerId skip) {
@@ -135,7 +146,7 @@ std::optional<ReadyWindow::Entry> Engine::pop_ready(QueueState& queue) {
                                return entries.size() < want;
                              });
     if (!s.ok()) {
-      spdlog::error("reading the ready index of queue {} failed: {}", queue.name, s.message());
+      note_read_error("the ready index of queue " + queue.name, s);
       return std::nullopt;
     }
     const bool reached_end = entries.size() < want;
@@ -148,7 +159,7 @@ bool Engine::deliver_one(QueueState& queue, Consumer& consumer) {
   while (true) {
     std::optional<ReadyWindow::Entry> entry = pop_ready(queue);
     if (!entry) {
-      if (queue.counters.ready() > 0 && queue.window.complete()) {
+      if (queue.counters.ready() > 0 && queue.window.complete() && last_read_error_.ok()) {
         spdlog::warn("queue {} counted {} ready tasks but its index is empty; counter reset", queue.name,
                      queue.counters.ready());
         queue.counters.set_ready(0);
@@ -160,6 +171,13 @@ bool Engine::deliver_one(QueueState& queue, Consumer& consumer) {
     // the task completes): it is not ready, so it is skipped, not dropped.
     if (leases_.count(entry->task_id) > 0) continue;
     Result<v1::TaskRecord> loaded = load_task(entry->task_id);
+    if (!loaded.ok() && !loaded.status().is_not_found()) {
+      // An I/O or corruption error says nothing about the task: keep its entry (it is
+      // tried again on the next dispatch) and stop delivering from this queue for now.
+      note_read_error("task " + entry->task_id, loaded.status());
+      queue.window.on_insert(entry->key, entry->task_id);
+      return false;
+    }
     if (!loaded.ok() || loaded->state() != v1::QUEUED ||
         keys::ready_key(loaded->queue(), loaded->priority(), loaded->index_seq()) != entry->key) {
       // An index entry whose task moved on: drop it and look further.
@@ -168,13 +186,23 @@ bool Engine::deliver_one(QueueState& queue, Consumer& consumer) {
       continue;
     }
     const v1::TaskRecord& task = loaded.value();
+    const uint64_t lease_id = take_lease_id();
+    if (lease_id == 0) {
+      queue.window.on_insert(entry->key, entry->task_id);
+      return false;
+    }
     const int64_t now = clock_.now_ms();
+    const int64_t steady = clock_.steady_ms();
     // Memory only: the stored counters may go on counting this task as ready, which is
     // what recovery makes of it anyway (see open()).
     count_transition(queue.counters, v1::QUEUED, v1::STARTED);
     Lease& lease = leases_[task.id()];
-    lease = Lease{consumer.id, take_seq(), now + consumer.lease_ms, now, std::move(entry->key)};
-    lease_deadlines_.insert({lease.deadline_ms, task.id()});
+    lease = Lease{consumer.id, lease_id, steady + consumer.lease_ms, now, INT64_MAX, std::move(entry->key)};
+    if (task.time_limit_ms() > 0) {
+      lease.hard_deadline = saturating_add(steady, task.time_limit_ms());
+      lease.deadline = std::min(lease.deadline, lease.hard_deadline);
+    }
+    lease_deadlines_.insert({lease.deadline, task.id()});
     consumer.leased.insert(task.id());
     ++totals_.delivered_total;
     // Ready since its last transition: enqueued, or come due (a requeue keeps the time).
@@ -196,8 +224,10 @@ bool Engine::deliver_one(QueueState& queue, Consumer& consumer) {
     delivery.set_attempt(task.attempts() + 1);
     delivery.set_retries(task.retries());
     delivery.set_max_retries(max_retries(task));
-    delivery.set_lease_deadline_ms(lease.deadline_ms);
+    delivery.set_lease_deadline_ms(wall_of(lease.deadline));
     delivery.set_priority(task.priority());
+    delivery.set_time_limit_ms(task.time_limit_ms());
+    delivery.set_soft_time_limit_ms(task.soft_time_limit_ms());
     consumer.sink->deliver(std::move(delivery));
     return true;
   }
@@ -206,7 +236,7 @@ bool Engine::deliver_one(QueueState& queue, Consumer& consumer) {
 std::string Engine::release_lease(const std::string& task_id) {
   auto lease = leases_.find(task_id);
   if (lease == leases_.end()) return {};
-  lease_deadlines_.erase({lease->second.deadline_ms, task_id});
+  lease_deadlines_.erase({lease->second.deadline, task_id});
   if (auto consumer = consumers_.find(lease->second.consumer); consumer != consumers_.end()) {
     consumer->second.leased.erase(task_id);
   }
@@ -215,21 +245,96 @@ std::string Engine::release_lease(const std::string& task_id) {
   return ready_key;
 }
 
-std::optional<std::string> Engine::requeue_leased(const std::string& task_id) {
+uint64_t Engine::take_lease_id() {
+  if (next_seq_ >= durable_seq_limit_) {
+    take_seq_block();
+    // Everything pending goes with the bound; callers dispatch only after their own
+    // changes are complete, so this writes whole operations.
+    Status s = write_pending();
+    if (s.ok()) s = storage_.sync();
+    if (!s.ok()) {
+      if (!degraded()) enter_degraded(s);
+      return 0;
+    }
+    durable_seq_limit_ = seq_limit_;
+  }
+  return take_seq();
+}
+
+std::optional<std::string> Engine::lose_lease(const std::string& task_id, LeaseLoss loss) {
+  auto found = leases_.find(task_id);
+  if (found == leases_.end()) return std::nullopt;
+  const bool hit_time_limit = loss == LeaseLoss::kExpired && found->second.deadline >= found->second.hard_deadline;
+  // The task as it ran: the lease laid over the stored (QUEUED) record.
+  Result<v1::TaskRecord> loaded = load_task(task_id);
   const std::string ready_key = release_lease(task_id);
-  if (ready_key.empty()) return std::nullopt;
-  Result<v1::TaskRecord> task = load_task(task_id);  // the stored record: QUEUED, key in place
-  if (!task.ok() || task->state() != v1::QUEUED) return std::nullopt;
-  // The lost delivery still counts as an attempt; this rare path can afford the write.
-  task->set_attempts(task->attempts() + 1);
-  save_task(task.value());
-  QueueState& queue = queue_state(task->queue());
-  queue.window.on_insert(ready_key, task_id);  // back to its old place
-  count_transition(queue.counters, v1::STARTED, v1::QUEUED);
-  op_dirty_queues_.insert(queue.name);
   ++totals_.requeued_total;
-  emit_task_event(v1::TASK_REQUEUED, task.value());
-  return task->queue();
+  if (!loaded.ok() || loaded->state() != v1::STARTED) {
+    // Unreadable now: the stored record is still QUEUED with its ready key, so putting
+    // the key back in the window makes it ready again, as recovery would.
+    if (!loaded.ok()) note_read_error("task " + task_id, loaded.status());
+    if (!loaded.ok() || loaded->state() == v1::QUEUED) {
+      const std::string queue_name = keys::ready_key_queue(ready_key);
+      QueueState& queue = queue_state(queue_name);
+      queue.window.on_insert(ready_key, task_id);
+      count_transition(queue.counters, v1::STARTED, v1::QUEUED);
+      return queue_name;
+    }
+    return std::nullopt;
+  }
+  v1::TaskRecord& task = loaded.value();
+  QueueState& queue = queue_state(task.queue());
+  const int64_t now = clock_.now_ms();
+  const std::string worker = task.worker();
+  task.set_lost_leases(task.lost_leases() + 1);
+  const uint32_t limit = task.max_deliveries() > 0 ? task.max_deliveries() : options_.max_deliveries;
+  const char* how = loss == LeaseLoss::kExpired        ? "expired without a heartbeat"
+                    : loss == LeaseLoss::kDisconnected ? "was lost with its connection"
+                                                       : "was released";
+  if (hit_time_limit || task.lost_leases() >= limit) {
+    v1::TaskError* error = task.mutable_error();
+    if (hit_time_limit) {
+      error->set_type("TimeLimitExceeded");
+      error->set_message("ran past its time limit of " + std::to_string(task.time_limit_ms()) + " ms on worker '" +
+                         worker + "'; the broker ended it");
+    } else {
+      error->set_type("DeliveryLimitExceeded");
+      error->set_message("delivered " + std::to_string(task.lost_leases()) +
+                         " times without an outcome (max_deliveries " + std::to_string(limit) +
+                         "); the last lease, on worker '" + worker + "', " + how);
+    }
+    error->clear_traceback();
+    batch_->erase(Family::kReady, ready_key);
+    make_terminal(task, v1::FAILURE);
+    ++totals_.failed_total;
+    queue.failed.add(now);
+    spdlog::warn("task {} failed: {}: {}", task_id, error->type(), error->message());
+    emit_task_event(v1::TASK_FAILED, task, worker);
+    return std::nullopt;
+  }
+  task.set_lease_id(0);
+  task.set_lease_deadline_ms(0);
+  if (loss == LeaseLoss::kReleased) {
+    // The worker gave it back on purpose: back to its old place (same index key), at once.
+    record_transition(task, v1::QUEUED, now);
+    save_task(task);
+    queue.window.on_insert(ready_key, task_id);
+    count_transition(queue.counters, v1::STARTED, v1::QUEUED);
+    op_dirty_queues_.insert(queue.name);
+    emit_task_event(v1::TASK_REQUEUED, task, worker);
+    return task.queue();
+  }
+  // Lost: it may be what killed its worker, so it waits out the retry policy's backoff
+  // instead of jumping the queue (a poison task must not take down a fleet in a loop).
+  v1::TaskError* error = task.mutable_error();
+  error->set_type("LeaseLost");
+  error->set_message(std::string("the lease on worker '") + worker + "' " + how + " (delivery " +
+                     std::to_string(task.lost_leases()) + " of at most " + std::to_string(limit) + ")");
+  error->clear_traceback();
+  batch_->erase(Family::kReady, ready_key);
+  make_delayed(task, v1::RETRY, saturating_add(now, retry_delay_ms(task.retry(), task.lost_leases(), random_)));
+  emit_task_event(v1::TASK_REQUEUED, task, worker);
+  return std::nullopt;
 }
 
 }  // namespace brokerd::server

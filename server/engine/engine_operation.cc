@@ -45,13 +45,13 @@ Result<v1::TaskRecord> Engine::load_task(const std::string& id) {
 
 void Engine::apply_lease(v1::TaskRecord& task, const Lease& lease) const {
   task.set_attempts(task.attempts() + 1);
-  task.set_started_ms(lease.started_ms);
+  task.set_started_ms(lease.started_wall_ms);
   task.set_lease_id(lease.lease_id);
-  task.set_lease_deadline_ms(lease.deadline_ms);
+  task.set_lease_deadline_ms(wall_of(lease.deadline));
   if (auto consumer = consumers_.find(lease.consumer); consumer != consumers_.end()) {
     task.set_worker(consumer->second.identity.name);
   }
-  record_transition(task, v1::STARTED, lease.started_ms);
+  record_transition(task, v1::STARTED, lease.started_wall_ms);
 }
 
 void Engine::save_task(const v1::TaskRecord& task) {
@@ -90,8 +90,14 @@ Status Engine::write_pending() {
     return degraded_;
   }
   for (const std::string& name : op_dirty_queues_) {
-    batch_->put(Family::kMeta, keys::queue_counters_key(name),
-                queue_state(name).counters.SerializeAsString());
+    const QueueState& queue = queue_state(name);
+    if (queue_is_idle(queue)) {
+      // Nothing left worth a key: start-up reads O(live queues).
+      batch_->erase(Family::kMeta, keys::queue_counters_key(name));
+      idle_candidates_.insert(name);
+    } else {
+      batch_->put(Family::kMeta, keys::queue_counters_key(name), queue.counters.SerializeAsString());
+    }
   }
   if (seq_dirty_) batch_->put(Family::kMeta, keys::kNextSeq, keys::encode_be64(seq_limit_));
   seq_dirty_ = false;
@@ -119,7 +125,41 @@ Status Engine::write_pending() {
 
 Status Engine::flush() {
   std::lock_guard lock(mutex_);
-  return write_pending();
+  Status s = write_pending();
+  forget_idle_queues();
+  return s;
+}
+
+bool Engine::queue_is_idle(const QueueState& queue) const {
+  const v1::QueueCounters& c = queue.counters;
+  return c.ready() == 0 && c.scheduled() == 0 && c.in_flight() == 0 && c.retrying() == 0 && c.dead() == 0 &&
+         queue.consumers.empty();
+}
+
+void Engine::forget_idle_queues() {
+  for (const std::string& name : idle_candidates_) {
+    auto it = queues_.find(name);
+    // A queue whose counters are still pending is left for the next pass.
+    if (it == queues_.end() || !queue_is_idle(*it->second) || op_dirty_queues_.count(name) > 0) continue;
+    queues_.erase(it);
+    batch_->erase(Family::kMeta, keys::queue_counters_key(name));  // idempotent when already gone
+  }
+  idle_candidates_.clear();
+  if (Status s = write_pending(); !s.ok()) spdlog::error("forgetting idle queues failed: {}", s.message());
+}
+
+void Engine::note_read_error(const std::string& what, const Status& status) {
+  ++totals_.read_errors_total;
+  last_read_error_ = status;
+  last_read_error_at_ = clock_.steady_ms();
+  spdlog::error("reading {} failed (kept, will be retried): {}", what, status.message());
+}
+
+Status Engine::read_health() {
+  std::lock_guard lock(mutex_);
+  constexpr int64_t kReadErrorMemoryMs = 60'000;
+  if (last_read_error_.ok() || clock_.steady_ms() - last_read_error_at_ > kReadErrorMemoryMs) return Status::Ok();
+  return Status(last_read_error_.code(), "storage read failed within the last minute: " + last_read_error_.message());
 }
 
 }  // namespace brokerd::server

@@ -36,6 +36,7 @@ Status Engine::load_state(bool probe) {
     return s;
   }
   seq_limit_ = next_seq_;  // the next number taken reserves a block and stores its bound
+  durable_seq_limit_ = next_seq_;  // the first lease id taken makes that bound durable
   // After a write error: one real write and sync, to learn the store takes writes again.
   if (probe) seq_dirty_ = true;
 
@@ -171,7 +172,7 @@ void Engine::drop_memory_state() {
   // Lost leases stay on their holders' credit until reported, as expired ones do.
   for (auto& [id, consumer] : consumers_) {
     for (const std::string& task_id : consumer.leased) {
-      consumer.expired_leases.insert(leases_.at(task_id).lease_id);
+      consumer.expired_leases.emplace(leases_.at(task_id).lease_id, task_id);
     }
     totals_.requeued_total += consumer.leased.size();
     consumer.leased.clear();

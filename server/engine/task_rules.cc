@@ -91,6 +91,18 @@ Result<v1::TaskRecord> build_record(const v1::TaskSpec& spec, const TaskLimits& 
     return Status::InvalidArgument("retry.backoff_max_ms must be >= backoff_base_ms");
   }
 
+  if (spec.max_deliveries() > kMaxDeliveriesLimit) {
+    return Status::InvalidArgument("max_deliveries must be <= " + std::to_string(kMaxDeliveriesLimit));
+  }
+  if (spec.time_limit_ms() < 0 || spec.time_limit_ms() > kMaxTimeLimitMs || spec.soft_time_limit_ms() < 0 ||
+      spec.soft_time_limit_ms() > kMaxTimeLimitMs) {
+    return Status::InvalidArgument("time_limit_ms and soft_time_limit_ms must be 0.." +
+                                   std::to_string(kMaxTimeLimitMs));
+  }
+  if (spec.time_limit_ms() > 0 && spec.soft_time_limit_ms() > spec.time_limit_ms()) {
+    return Status::InvalidArgument("soft_time_limit_ms must not exceed time_limit_ms");
+  }
+
   v1::TaskRecord task;
   task.set_id(spec.id());
   task.set_name(spec.name());
@@ -101,6 +113,9 @@ Result<v1::TaskRecord> build_record(const v1::TaskSpec& spec, const TaskLimits& 
   *task.mutable_retry() = retry;
   task.set_result_ttl_ms(spec.result_ttl_ms() > 0 ? spec.result_ttl_ms() : limits.default_result_ttl_ms);
   task.set_owner(spec.owner());  // set by the request router from the authenticated token
+  task.set_max_deliveries(spec.max_deliveries());
+  task.set_time_limit_ms(spec.time_limit_ms());
+  task.set_soft_time_limit_ms(spec.soft_time_limit_ms());
   task.set_created_ms(now_ms);
   int64_t due = 0;
   if (spec.eta_ms() > 0) {

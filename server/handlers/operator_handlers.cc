@@ -50,13 +50,14 @@ void RequestRouter::on_purge(Session& session, v1::Envelope& request) {
 void RequestRouter::on_list_dead(Session& session, v1::Envelope& request) {
   Result<size_t> limit = list_limit(request.list_dead().limit(), kDefaultListLimit);
   if (!limit.ok()) return reply_status(session, request.id(), limit.status());
-  Result<std::vector<v1::TaskRecord>> tasks = engine_.dead_list(request.list_dead().queue(), limit.value());
+  uint64_t ticket = 0;
+  Result<std::vector<v1::TaskRecord>> tasks = engine_.dead_list(request.list_dead().queue(), limit.value(), ticket);
   if (!tasks.ok()) return reply_status(session, request.id(), tasks.status());
   v1::Envelope reply;
   reply.set_id(request.id());
   v1::TaskList* list = reply.mutable_task_list();  // set even when empty: it is the reply's kind
   for (v1::TaskRecord& task : tasks.value()) *list->add_tasks() = std::move(task);
-  session.send(reply);
+  session.reply_after_flush(ticket, reply);  // never a state a crash could take back
 }
 
 namespace {
@@ -98,14 +99,15 @@ void RequestRouter::on_list_tasks(Session& session, v1::Envelope& request) {
   if (!v1::TaskState_IsValid(body.state())) {
     return reply_status(session, request.id(), Status::InvalidArgument("unknown task state"));
   }
-  Result<TaskListing> listing = engine_.list_tasks(body.queue(), body.state(), limit.value());
+  uint64_t ticket = 0;
+  Result<TaskListing> listing = engine_.list_tasks(body.queue(), body.state(), limit.value(), ticket);
   if (!listing.ok()) return reply_status(session, request.id(), listing.status());
   v1::Envelope reply;
   reply.set_id(request.id());
   v1::TaskList* list = reply.mutable_task_list();
   for (v1::TaskRecord& task : listing->tasks) *list->add_tasks() = std::move(task);
   list->set_truncated(listing->truncated);
-  session.send(reply);
+  session.reply_after_flush(ticket, reply);  // never a state a crash could take back
 }
 
 void RequestRouter::on_get_workers(Session& session, v1::Envelope& request) {

@@ -70,6 +70,9 @@ std::string render_broker_metrics(const EngineSnapshot& engine, const CommitMetr
   out.counter("brokerd_leases_lost_total",
               "Leases that ended without an outcome (connection closed, expired or released).",
               static_cast<double>(engine.requeued_total));
+  out.counter("brokerd_storage_read_errors_total",
+              "Storage reads that failed (I/O or corruption); the entries are kept and read again.",
+              static_cast<double>(engine.read_errors_total));
   out.histogram("brokerd_task_queue_wait_seconds", "Time from ready to delivery.", engine.queue_wait);
   out.histogram("brokerd_task_run_seconds", "Time from delivery to outcome.", engine.run_time);
 

@@ -47,6 +47,8 @@ std::string ready_end(std::string_view queue) {
   return out;
 }
 
+std::string ready_key_queue(std::string_view key) { return std::string(key.substr(0, key.find('\0'))); }
+
 std::string ready_key(std::string_view queue, uint32_t priority, uint64_t index_seq) {
   std::string out = ready_prefix(queue);
   // Higher priority must sort first, so store its complement.

@@ -46,6 +46,8 @@ uint64_t decode_be64(std::string_view bytes);  // first 8 bytes
 std::string ready_key(std::string_view queue, uint32_t priority, uint64_t index_seq);
 std::string ready_prefix(std::string_view queue);
 std::string ready_end(std::string_view queue);
+// The queue a ready key belongs to.
+std::string ready_key_queue(std::string_view key);
 
 std::string delayed_key(int64_t due_ms, uint64_t index_seq);
 int64_t delayed_key_due(std::string_view key);

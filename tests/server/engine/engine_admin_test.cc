@@ -119,11 +119,11 @@ TEST_F(EngineAdminTest, DeadLetterRoundTrip) {
   const std::string second = dead_task();
   const std::string elsewhere = dead_task("mail");
   EXPECT_EQ(stats().dead(), 2u);
-  auto listed = engine_->dead_list("default", 10);
+  auto listed = engine_->dead_list("default", 10, read_ticket_);
   ASSERT_TRUE(listed.ok());
   ASSERT_EQ(listed->size(), 2u);
   EXPECT_EQ(listed->at(0).id(), first);  // oldest failure first
-  EXPECT_EQ(engine_->dead_list("", 10)->size(), 3u);
+  EXPECT_EQ(engine_->dead_list("", 10, read_ticket_)->size(), 3u);
 
   uint64_t ticket = 0;
   auto requeued = engine_->dead_requeue({first, "not-dead"}, "", 100, ticket);
@@ -147,11 +147,11 @@ TEST_F(EngineAdminTest, DeadLetterRoundTrip) {
   uint64_t read_ticket = 0;
   EXPECT_EQ(engine_->get_task(second, read_ticket).status().code(), StatusCode::kNotFound);
   EXPECT_EQ(engine_->get_task(elsewhere, read_ticket).status().code(), StatusCode::kNotFound);
-  EXPECT_TRUE(engine_->dead_list("", 10)->empty());
+  EXPECT_TRUE(engine_->dead_list("", 10, read_ticket_)->empty());
   EXPECT_EQ(stats().dead(), 0u);
   EXPECT_EQ(stats("mail").dead(), 0u);
   restart();
-  EXPECT_TRUE(engine_->dead_list("", 10)->empty());
+  EXPECT_TRUE(engine_->dead_list("", 10, read_ticket_)->empty());
   EXPECT_EQ(task(first).state(), v1::SUCCESS);
 }
 
@@ -163,17 +163,17 @@ TEST_F(EngineAdminTest, ListTasksNewestFirstWithStateFilterAndLeases) {
   }
   enqueue("t", [](v1::TaskSpec& s) { s.set_queue("other"); });
   auto [worker, sink] = consumer(1);  // ids[0] is now STARTED (in memory only)
-  auto all = engine_->list_tasks("default", v1::TASK_STATE_UNSPECIFIED, 3);
+  auto all = engine_->list_tasks("default", v1::TASK_STATE_UNSPECIFIED, 3, read_ticket_);
   ASSERT_TRUE(all.ok());
   ASSERT_EQ(all->tasks.size(), 3u);
   EXPECT_EQ(all->tasks[0].id(), ids[4]);
   EXPECT_EQ(all->tasks[2].id(), ids[2]);
-  auto started = engine_->list_tasks("default", v1::STARTED, 10);
+  auto started = engine_->list_tasks("default", v1::STARTED, 10, read_ticket_);
   ASSERT_EQ(started->tasks.size(), 1u);
   EXPECT_EQ(started->tasks[0].id(), ids[0]);
-  EXPECT_EQ(engine_->list_tasks("default", v1::QUEUED, 10)->tasks.size(), 4u);
-  EXPECT_TRUE(engine_->list_tasks("default", v1::SUCCESS, 10)->tasks.empty());
-  auto budget = engine_->list_tasks("default", v1::SUCCESS, 10, /*scan_budget=*/2);
+  EXPECT_EQ(engine_->list_tasks("default", v1::QUEUED, 10, read_ticket_)->tasks.size(), 4u);
+  EXPECT_TRUE(engine_->list_tasks("default", v1::SUCCESS, 10, read_ticket_)->tasks.empty());
+  auto budget = engine_->list_tasks("default", v1::SUCCESS, 10, read_ticket_, /*scan_budget=*/2);
   EXPECT_TRUE(budget->truncated);
 }
 

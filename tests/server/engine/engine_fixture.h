@@ -44,7 +44,7 @@ class EngineTest : public ::testing::Test {
     auto opened = RocksStorage::open(options);
     ASSERT_TRUE(opened.ok()) << opened.status().message();
     storage_ = std::move(opened.value());
-    EngineOptions engine_options;
+    EngineOptions engine_options = options_;
     engine_options.ready_window = window;
     engine_ = std::make_unique<Engine>(*storage_, clock_, engine_options);
     ASSERT_TRUE(engine_->open().ok());
@@ -127,9 +127,11 @@ class EngineTest : public ::testing::Test {
 
   testing::TempDir dir_;
   ManualClock clock_;
+  EngineOptions options_;  // open() and restart() use these (the window aside)
   std::unique_ptr<RocksStorage> storage_;
   std::unique_ptr<Engine> engine_;
   int consumers_ = 0;
+  uint64_t read_ticket_ = 0;  // where a reader's answer goes
 };
 
 }  // namespace brokerd::server

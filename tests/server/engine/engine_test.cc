@@ -274,18 +274,29 @@ TEST_F(EngineTest, ScheduledTasksSurviveRestartAndComeDue) {
   ASSERT_EQ(sink->deliveries.size(), 1u);
 }
 
-TEST_F(EngineTest, ClosedConsumerTasksGoBackToTheirPlace) {
-  const std::string first = enqueue("t");
+TEST_F(EngineTest, ClosedConsumerTasksWaitOutABackoffInsteadOfJumpingTheQueue) {
+  const std::string first = enqueue("t", [](v1::TaskSpec& s) { s.mutable_retry()->set_jitter(false); });
   const std::string second = enqueue("t");
   auto [gone, gone_sink] = consumer(1);
   ASSERT_EQ(gone_sink->deliveries.at(0).task_id(), first);
   engine_->unregister_consumer(gone);
-  EXPECT_EQ(task(first).state(), v1::QUEUED);
+  const v1::TaskRecord lost = task(first);
+  EXPECT_EQ(lost.state(), v1::RETRY);  // it may be what killed its worker
+  EXPECT_EQ(lost.error().type(), "LeaseLost");
+  EXPECT_NE(lost.error().message().find("worker-1"), std::string::npos);
+  EXPECT_EQ(lost.lost_leases(), 1u);
+  EXPECT_EQ(lost.retries(), 0u);  // not a retry the policy counts
   auto [next, next_sink] = consumer(2);
+  ASSERT_EQ(next_sink->deliveries.size(), 1u);
+  EXPECT_EQ(next_sink->deliveries[0].task_id(), second);
+  clock_.advance_ms(999);
+  engine_->run_timers();
+  EXPECT_EQ(next_sink->deliveries.size(), 1u);
+  clock_.advance_ms(1);  // the policy's first backoff: 1 s without jitter
+  engine_->run_timers();
   ASSERT_EQ(next_sink->deliveries.size(), 2u);
-  EXPECT_EQ(next_sink->deliveries[0].task_id(), first);  // kept its place ahead of `second`
-  EXPECT_EQ(next_sink->deliveries[0].attempt(), 2u);
-  EXPECT_EQ(next_sink->deliveries[1].task_id(), second);
+  EXPECT_EQ(next_sink->deliveries[1].task_id(), first);
+  EXPECT_EQ(next_sink->deliveries[1].attempt(), 2u);
 }
 
 TEST_F(EngineTest, ExpiredLeaseRequeuesAndStaleCompletionIsRefused) {
@@ -298,6 +309,10 @@ TEST_F(EngineTest, ExpiredLeaseRequeuesAndStaleCompletionIsRefused) {
   engine_->run_timers();
   EXPECT_EQ(task(id).state(), v1::STARTED);
   clock_.advance_ms(1001);
+  engine_->run_timers();
+  EXPECT_EQ(task(id).state(), v1::RETRY);
+  EXPECT_EQ(task(id).error().type(), "LeaseLost");
+  clock_.advance_ms(1000);  // the backoff (at most 1 s for the first loss)
   engine_->run_timers();
   EXPECT_EQ(task(id).state(), v1::QUEUED);
   auto [fresh, fresh_sink] = consumer(1);
@@ -324,7 +339,23 @@ TEST_F(EngineTest, LateReportOnExpiredLeaseFreesTheCredit) {
   EXPECT_EQ(slow_sink->deliveries.size(), 1u);
   EXPECT_EQ(succeed(slow, first, "1").status().code(), StatusCode::kStaleLease);
   ASSERT_EQ(slow_sink->deliveries.size(), 2u);  // credit came back with the late report
-  EXPECT_EQ(slow_sink->deliveries[1].task_id(), first.task_id());  // the requeued task, first in line
+  EXPECT_EQ(slow_sink->deliveries[1].task_id(), second);  // the lost task waits out its backoff
+}
+
+TEST_F(EngineTest, HeartbeatNamingALostTaskFreesTheCredit) {
+  const std::string id = enqueue("t");
+  auto [slow, slow_sink] = consumer(1, {}, 1000);
+  clock_.advance_ms(1000);
+  engine_->run_timers();
+  const std::string second = enqueue("t");
+  EXPECT_EQ(slow_sink->deliveries.size(), 1u);  // the expired lease still uses the credit
+  auto heartbeat = engine_->heartbeat(slow, {id});
+  ASSERT_TRUE(heartbeat.ok());
+  EXPECT_EQ(heartbeat->lost_task_ids, std::vector<std::string>{id});
+  // The worker learnt it lost the task and drops its outcome (protocol.md §7): the
+  // credit is free, or a worker that follows §15 would never receive work again.
+  ASSERT_EQ(slow_sink->deliveries.size(), 2u);
+  EXPECT_EQ(slow_sink->deliveries[1].task_id(), second);
 }
 
 TEST_F(EngineTest, CompletionForAnotherConsumersLeaseIsStale) {
@@ -480,6 +511,9 @@ TEST_F(EngineTest, ReleaseOfAnExpiredLeaseIsStaleButFreesTheCredit) {
   const v1::Delivery first = slow_sink->deliveries.at(0);
   clock_.advance_ms(1000);
   engine_->run_timers();
+  EXPECT_EQ(task(id).state(), v1::RETRY);
+  clock_.advance_ms(1000);
+  engine_->run_timers();
   EXPECT_EQ(task(id).state(), v1::QUEUED);
   EXPECT_EQ(slow_sink->deliveries.size(), 1u);  // the expired lease still uses the credit
   EXPECT_EQ(release(slow, first).status().code(), StatusCode::kStaleLease);
@@ -505,7 +539,10 @@ TEST_F(EngineTest, RestartQueuesLeasedTasksAgain) {
 }
 
 TEST_F(EngineTest, DeliveryWritesNothingAndReadersSeeTheLease) {
+  enqueue("t");
   const std::string id = enqueue("t");
+  auto [warm, warm_sink] = consumer(1);  // the first lease id makes a block of them durable
+  ASSERT_EQ(warm_sink->deliveries.size(), 1u);
   const uint64_t written = storage_->last_written_seq();
   auto [holder, sink] = consumer(1);
   ASSERT_EQ(sink->deliveries.size(), 1u);
@@ -522,7 +559,7 @@ TEST_F(EngineTest, DeliveryWritesNothingAndReadersSeeTheLease) {
   const v1::TaskRecord seen = task(id);
   EXPECT_EQ(seen.state(), v1::STARTED);
   EXPECT_EQ(seen.attempts(), 1u);
-  EXPECT_EQ(seen.worker(), "worker-1");
+  EXPECT_EQ(seen.worker(), "worker-2");
   EXPECT_EQ(seen.lease_id(), sink->deliveries[0].lease_id());
   EXPECT_EQ(seen.history().rbegin()->state(), v1::STARTED);
 
@@ -532,7 +569,7 @@ TEST_F(EngineTest, DeliveryWritesNothingAndReadersSeeTheLease) {
   restart();
   EXPECT_EQ(task(id).state(), v1::SUCCESS);
   EXPECT_EQ(task(id).attempts(), 1u);
-  EXPECT_EQ(stats().ready(), 0u);
+  EXPECT_EQ(stats().ready(), 1u);  // the warm-up task, its lease gone with the restart
   EXPECT_EQ(stats().succeeded(), 1u);
 }
 
@@ -562,6 +599,8 @@ TEST_F(EngineTest, LeaseLostWithTheConnectionCountsAsAnAttempt) {
   EXPECT_EQ(task(id).attempts(), 1u);  // recorded durably, though the delivery wrote nothing
   restart();
   auto [next, next_sink] = consumer(1);
+  clock_.advance_ms(1000);  // its backoff
+  engine_->run_timers();
   ASSERT_EQ(next_sink->deliveries.size(), 1u);
   EXPECT_EQ(next_sink->deliveries[0].attempt(), 2u);
 }

@@ -117,7 +117,8 @@ TEST_F(EngineWriteErrorTest, FullDiskRefusesWritesWithResourceExhaustedAndReadsG
   EXPECT_EQ(ticket, 0u);
   EXPECT_TRUE(get("lost").status().is_not_found());
   EXPECT_EQ(engine_->queue_stats({"default"}).size(), 1u);
-  EXPECT_TRUE(engine_->list_tasks("default", v1::TASK_STATE_UNSPECIFIED, 10).ok());
+  uint64_t read_ticket = 0;
+  EXPECT_TRUE(engine_->list_tasks("default", v1::TASK_STATE_UNSPECIFIED, 10, read_ticket).ok());
   EXPECT_TRUE(engine_->flush().ok()) << "a reader's flush has nothing to write and must succeed";
 }
 
