@@ -116,6 +116,7 @@ int serve(const Settings& settings, ShutdownWatchdog& shutdown_watchdog) {
   engine_options.max_prefetch = static_cast<uint32_t>(settings.max_prefetch);
   engine_options.max_consume_queues = static_cast<size_t>(settings.max_consume_queues);
   engine_options.max_deliveries = static_cast<uint32_t>(settings.max_deliveries);
+  engine_options.idle_queue_ttl_ms = settings.idle_queue_ttl_s * 1000;
   Engine engine(*storage.value(), clock, engine_options);
   if (Status s = engine.open(); !s.ok()) return fail("recovery failed: " + s.message());
 
@@ -248,6 +249,7 @@ int serve(const Settings& settings, ShutdownWatchdog& shutdown_watchdog) {
   ready = false;  // /readyz: take this instance out of rotation while it drains
   spdlog::info("signal {} received: closing connections and syncing", signal_number);
   shutdown_watchdog.arm(std::chrono::seconds(settings.shutdown_timeout_s));
+  engine.begin_shutdown();  // leases out now are simply queued again at the next start
   server.stop();
   work.reset();
   // Sessions finish closing on the io threads; after half the shutdown timeout the loop is

@@ -92,6 +92,9 @@ const std::vector<SettingDecl>& setting_table() {
        "deliveries without an outcome (lost leases) after which a task ends FAILURE DeliveryLimitExceeded, "
        "unless the task sets its own",
        &Settings::max_deliveries, 1, 1000},
+      {"idle_queue_ttl_s",
+       "a queue with no tasks, no dead letters and no consumers for this long is forgotten with its counters",
+       &Settings::idle_queue_ttl_s, 0, 30 * 86'400},
   };
   return table;
 }

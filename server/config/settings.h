@@ -70,6 +70,7 @@ struct Settings {
   int64_t max_prefetch = 10'000;
   int64_t max_consume_queues = 100;
   int64_t max_deliveries = 20;
+  int64_t idle_queue_ttl_s = 300;
 };
 
 struct SettingDecl {

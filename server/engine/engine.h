@@ -63,6 +63,10 @@ struct EngineOptions {
   // Leases lost in a row after which a task ends FAILURE DeliveryLimitExceeded (a task's
   // own TaskSpec.max_deliveries wins).
   uint32_t max_deliveries = 20;
+  // A queue with no tasks (unfinished or dead) and no consumers is forgotten after being
+  // so for this long (memory, and its stored counters): memory and start-up stay
+  // O(queues live within it). Its lifetime counters go with it.
+  int64_t idle_queue_ttl_ms = 300'000;
   // After a storage write error: first retry of recovery after the min, doubling up to
   // the max while the cause (a full disk) persists.
   int64_t recovery_backoff_min_ms = 100;
@@ -182,8 +186,13 @@ class Engine {
   // InvalidArgument past max_prefetch or max_consume_queues.
   Result<int64_t> consume(ConsumerId consumer, const std::vector<std::string>& queues,
                           uint32_t prefetch, int64_t lease_ms);
-  // The consumer is gone: every task it holds is queued again at once.
+  // The consumer is gone: every task it holds counts a lost lease (see lose_lease).
   void unregister_consumer(ConsumerId consumer);
+  // The broker is stopping: from now on nothing is delivered, and a closing consumer's
+  // leases are dropped in memory only, as a crash would: their records are still QUEUED
+  // in place on disk, so the next start queues them again without counting a lost
+  // delivery (the worker did nothing wrong).
+  void begin_shutdown();
   // The consumer's connection has room again (DeliverySink::accepting): deliver to it.
   void resume_deliveries(ConsumerId consumer);
   // Records an outcome for a task the consumer holds under `request.lease_id`. Returns
@@ -252,7 +261,9 @@ class Engine {
     RateWindow failed;
     std::vector<ConsumerId> consumers;
     size_t next_consumer = 0;  // round-robin cursor
+    int64_t idle_since = kNotIdle;  // steady clock, while queue_is_idle()
   };
+  static constexpr int64_t kNotIdle = INT64_MIN;
   struct Consumer {
     ConsumerId id = 0;
     std::shared_ptr<DeliverySink> sink;
@@ -330,11 +341,10 @@ class Engine {
 
   // Counts and logs a failed read (not NOT_FOUND) and keeps it for read_health().
   void note_read_error(const std::string& what, const Status& status);
-  // A queue with nothing in it (no unfinished or dead tasks) and no consumers is
-  // forgotten: memory and start-up stay O(live queues). Its lifetime counters go with it.
+  // Nothing in it (no unfinished or dead tasks) and no consumers.
   bool queue_is_idle(const QueueState& queue) const;
-  // Drops the idle queues among those whose counters changed. Only where no QueueState
-  // reference is held: at the end of a public operation.
+  // Notes which queues just became idle and forgets those idle for idle_queue_ttl_ms.
+  // Only where no QueueState reference is held: at the end of a public operation.
   void forget_idle_queues();
 
   // Start and degraded mode (engine_recovery.cc).
@@ -422,6 +432,8 @@ class Engine {
   Status last_read_error_;
   int64_t last_read_error_at_ = 0;  // steady clock
   std::set<std::string> idle_candidates_;  // queues whose counters changed since the last forget
+  std::set<std::pair<int64_t, std::string>> idle_queues_;  // (idle_since, name), oldest first
+  bool shutting_down_ = false;
   std::string delayed_scan_from_;
   int64_t next_due_ms_ = INT64_MAX;
   std::string expiry_scan_from_;

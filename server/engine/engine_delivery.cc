@@ -75,15 +75,20 @@ void Engine::detach_consumer_from_queues(Consumer& consumer) {
   }
 }
 
+void Engine::begin_shutdown() {
+  std::lock_guard lock(mutex_);
+  shutting_down_ = true;
+}
+
 void Engine::unregister_consumer(ConsumerId consumer_id) {
   std::lock_guard lock(mutex_);
   auto found = consumers_.find(consumer_id);
   if (found == consumers_.end()) return;
   Consumer& consumer = found->second;
   detach_consumer_from_queues(consumer);
-  if (degraded()) {
-    // Nothing can be written now. Recovery rebuilds the queues from disk, where these
-    // tasks are still QUEUED with their ready keys: forgetting the leases is enough.
+  if (degraded() || shutting_down_) {
+    // Nothing can (or need) be written now. Recovery rebuilds the queues from disk, where
+    // these tasks are still QUEUED with their ready keys: forgetting the leases is enough.
     for (const std::string& task_id : std::vector<std::string>(consumer.leased.begin(), consumer.leased.end())) {
       release_lease(task_id);
     }
@@ -108,7 +113,8 @@ void Engine::unregister_consumer(ConsumerId consumer_id) {
 
 void Engine::dispatch_queue(QueueState& queue, ConsumerId skip) {
   // A delivery made while degraded could not be completed; recovery delivers instead.
-  if (degraded()) return;
+  // One made while stopping would only be lost with its connection.
+  if (degraded() || shutting_down_) return;
   while (queue.counters.ready() > 0 && !queue.consumers.empty()) {
     // Round-robin over the queue's consumers, skipping those without credit.
     Consumer* chosen = nullptr;
@@ -122,7 +128,7 @@ void Engine::dispatch_queue(QueueState& queue, ConsumerId skip) {
 }
 
 void Engine::dispatch_consumer(Consumer& consumer) {
-  if (degraded()) return;
+  if (degraded() || shutting_down_) return;
   while (consumer.has_credit() && !consumer.queues.empty()) {
     bool delivered = false;
     for (size_t tries = 0; tries < consumer.queues.size() && !delivered; ++tries) {

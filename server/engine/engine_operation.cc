@@ -90,14 +90,8 @@ Status Engine::write_pending() {
     return degraded_;
   }
   for (const std::string& name : op_dirty_queues_) {
-    const QueueState& queue = queue_state(name);
-    if (queue_is_idle(queue)) {
-      // Nothing left worth a key: start-up reads O(live queues).
-      batch_->erase(Family::kMeta, keys::queue_counters_key(name));
-      idle_candidates_.insert(name);
-    } else {
-      batch_->put(Family::kMeta, keys::queue_counters_key(name), queue.counters.SerializeAsString());
-    }
+    batch_->put(Family::kMeta, keys::queue_counters_key(name), queue_state(name).counters.SerializeAsString());
+    idle_candidates_.insert(name);
   }
   if (seq_dirty_) batch_->put(Family::kMeta, keys::kNextSeq, keys::encode_be64(seq_limit_));
   seq_dirty_ = false;
@@ -137,14 +131,32 @@ bool Engine::queue_is_idle(const QueueState& queue) const {
 }
 
 void Engine::forget_idle_queues() {
+  const int64_t now = clock_.steady_ms();
   for (const std::string& name : idle_candidates_) {
     auto it = queues_.find(name);
-    // A queue whose counters are still pending is left for the next pass.
-    if (it == queues_.end() || !queue_is_idle(*it->second) || op_dirty_queues_.count(name) > 0) continue;
-    queues_.erase(it);
-    batch_->erase(Family::kMeta, keys::queue_counters_key(name));  // idempotent when already gone
+    if (it == queues_.end() || !queue_is_idle(*it->second)) continue;
+    QueueState& queue = *it->second;
+    if (queue.idle_since != kNotIdle) idle_queues_.erase({queue.idle_since, name});
+    queue.idle_since = now;  // idle again after something happened in it: the wait restarts
+    idle_queues_.insert({now, name});
   }
   idle_candidates_.clear();
+  bool forgot = false;
+  while (!idle_queues_.empty() && now - idle_queues_.begin()->first >= options_.idle_queue_ttl_ms) {
+    const auto [since, name] = *idle_queues_.begin();
+    idle_queues_.erase(idle_queues_.begin());
+    auto it = queues_.find(name);
+    if (it == queues_.end() || it->second->idle_since != since) continue;  // a newer entry stands
+    // Busy again since (or its counters are still pending): no longer idle.
+    if (!queue_is_idle(*it->second) || op_dirty_queues_.count(name) > 0) {
+      it->second->idle_since = kNotIdle;
+      continue;
+    }
+    queues_.erase(it);
+    batch_->erase(Family::kMeta, keys::queue_counters_key(name));
+    forgot = true;
+  }
+  if (!forgot) return;
   if (Status s = write_pending(); !s.ok()) spdlog::error("forgetting idle queues failed: {}", s.message());
 }
 

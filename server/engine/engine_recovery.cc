@@ -48,6 +48,7 @@ Status Engine::load_state(bool probe) {
                     [&](std::string_view key, std::string_view bytes) {
                       QueueState& queue = queue_state(std::string(key.substr(prefix.size())));
                       queue.counters.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()));
+                      idle_candidates_.insert(queue.name);  // an idle one is forgotten in time
                       return true;
                     });
   if (!s.ok()) return s;
@@ -182,7 +183,9 @@ void Engine::drop_memory_state() {
   for (auto& [name, queue] : queues_) {
     queue->window = ReadyWindow(options_.ready_window, keys::ready_prefix(name));
     queue->counters.Clear();  // queues only the failed write created stay at zero
+    queue->idle_since = kNotIdle;
   }
+  idle_queues_.clear();
   delayed_scan_from_.clear();
   expiry_scan_from_.clear();
   next_due_ms_ = INT64_MAX;
