@@ -213,5 +213,30 @@ TEST_F(LimitsTest, SubscriberThatNeverReadsIsDroppedAtMaxOutbound) {
       << "the watcher was not dropped after " << (request_id - 1) * 1000 << " enqueues";
 }
 
+TEST_F(LimitsTest, ConsumeBoundsItsPrefetchAndItsQueues) {
+  start_broker();  // the default limits: max_prefetch 10,000, max_consume_queues 100
+  auto worker = raw("worker");
+  auto refused = worker->call(1, consume_request(UINT32_MAX));
+  ASSERT_TRUE(refused && refused->has_error());
+  EXPECT_EQ(refused->error().code(), v1::INVALID_ARGUMENT);
+  EXPECT_NE(refused->error().message().find("max_prefetch"), std::string::npos) << refused->error().message();
+
+  v1::Envelope many = consume_request(1);
+  for (int i = 0; i < 100'000; ++i) many.mutable_consume()->add_queues("q" + std::to_string(i));
+  refused = worker->call(2, many);
+  ASSERT_TRUE(refused && refused->has_error());
+  EXPECT_EQ(refused->error().code(), v1::INVALID_ARGUMENT);
+  EXPECT_NE(refused->error().message().find("max_consume_queues"), std::string::npos);
+
+  // Nothing of the refused names stays, and the connection still works.
+  v1::Envelope stats;
+  stats.mutable_get_server_stats();
+  auto reply = worker->call(3, stats);
+  ASSERT_TRUE(reply && reply->has_server_stats());
+  EXPECT_EQ(reply->server_stats().queues(), 0u);
+  auto accepted = worker->call(4, consume_request(10'000));
+  ASSERT_TRUE(accepted && accepted->has_consume_ok());
+}
+
 }  // namespace
 }  // namespace brokerd::testing

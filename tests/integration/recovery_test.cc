@@ -149,5 +149,60 @@ TEST_F(RecoveryTest, SecondInstanceOnTheSameDataDirFailsClearly) {
   EXPECT_NE(text.find("in use by another brokerd"), std::string::npos) << text;
 }
 
+TEST_F(RecoveryTest, LeaseIdsAreNeverReusedAcrossKillNine) {
+  // A delivery writes nothing, so only a durable bound keeps a restarted broker from
+  // handing out a lease id some worker still holds (its late outcome would then be
+  // taken as the new holder's).
+  auto producer = raw("producer");
+  for (uint64_t id = 1; id <= 4; ++id) ASSERT_TRUE(producer->call(id, enqueue_request("t")));
+  std::set<uint64_t> seen;
+  for (int round = 0; round < 3; ++round) {
+    restart_after_crash();  // the first lease of a run is taken right after a start
+    auto worker = raw("worker");
+    ASSERT_TRUE(worker->call(1, consume_request(4)));
+    for (int i = 0; i < 4; ++i) {
+      auto push = worker->receive();
+      ASSERT_TRUE(push && push->has_delivery());
+      EXPECT_TRUE(seen.insert(push->delivery().lease_id()).second)
+          << "lease id " << push->delivery().lease_id() << " handed out twice";
+    }
+  }
+}
+
+TEST_F(RecoveryTest, TaskThatKillsItsWorkersEndsAfterMaxDeliveries) {
+  auto producer = raw("producer");
+  v1::Envelope poison = enqueue_request("poison");
+  poison.mutable_enqueue()->mutable_task()->set_max_deliveries(3);
+  poison.mutable_enqueue()->mutable_task()->mutable_retry()->set_backoff_base_ms(50);
+  auto enqueued = producer->call(1, poison);
+  ASSERT_TRUE(enqueued && enqueued->has_enqueue_ok());
+  const std::string id = enqueued->enqueue_ok().id();
+  for (int delivery = 1; delivery <= 3; ++delivery) {
+    // A worker process that dies on delivery: the broker sees its connection close.
+    auto worker = raw("crashy-" + std::to_string(delivery));
+    ASSERT_TRUE(worker->call(1, consume_request(1)));
+    auto push = worker->receive();
+    ASSERT_TRUE(push && push->has_delivery()) << "delivery " << delivery;
+    EXPECT_EQ(push->delivery().task_id(), id);
+    EXPECT_EQ(push->delivery().attempt(), static_cast<uint32_t>(delivery));
+    worker->close();
+  }
+  v1::TaskRecord task;
+  ASSERT_TRUE(eventually([&] {
+    auto record = producer->call(2, get_task_request(id));
+    if (!record || !record->has_task_info()) return false;
+    task = record->task_info().task();
+    return task.state() == v1::FAILURE;
+  }));
+  EXPECT_EQ(task.error().type(), "DeliveryLimitExceeded");
+  EXPECT_NE(task.error().message().find("crashy-3"), std::string::npos) << task.error().message();
+  v1::Envelope dead;
+  dead.mutable_list_dead()->set_queue("default");
+  auto listed = producer->call(3, dead);
+  ASSERT_TRUE(listed && listed->has_task_list());
+  ASSERT_EQ(listed->task_list().tasks_size(), 1);
+  EXPECT_EQ(listed->task_list().tasks(0).id(), id);
+}
+
 }  // namespace
 }  // namespace brokerd::testing
