@@ -2,8 +2,8 @@
 # One command from a fresh Debian machine to a tested tree: installs what is missing,
 # builds everything (warnings are errors here), and runs the whole suite with ctest.
 # Then it builds again in build-asan/ with AddressSanitizer + UndefinedBehaviorSanitizer
-# (BROKERD_SANITIZE=ON) and runs the suite there, except the install and torture labels,
-# which the normal run covers; BROKERD_SKIP_SANITIZERS=1 leaves that part out. The
+# (BROKERD_SANITIZE=ON) and runs the suite there, except the install, torture and soak
+# labels, which the normal run covers; BROKERD_SKIP_SANITIZERS=1 leaves that part out. The
 # ThreadSanitizer build is not run here: see docs/reliability.md.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,4 +23,4 @@ BROKERD_BUILD_DIR=$asan_dir "$root/tools/scripts/build.sh" \
   -DBROKERD_BUILD_TESTS=ON -DBROKERD_WERROR=ON -DBROKERD_SANITIZE=ON
 cd "$asan_dir"
 # Sanitized code runs several times slower: a longer per-test limit than above.
-ctest --output-on-failure --parallel "$(nproc)" --timeout 600 --label-exclude 'install|torture'
+ctest --output-on-failure --parallel "$(nproc)" --timeout 600 --label-exclude 'install|torture|soak'
