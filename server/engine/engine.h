@@ -173,6 +173,8 @@ class Engine {
   // Writes every pending change (from any caller) as one storage write and runs the
   // waiters of tasks that finished in it. Cheap when nothing is pending.
   Status flush();
+  // The sequence number of the last storage write (by anyone): a ticket to sync.
+  uint64_t last_written_ticket() const { return storage_.last_written_seq(); }
 
   // ---- producers ------------------------------------------------------------------
   Result<EnqueueOutcome> enqueue(const v1::TaskSpec& spec, uint64_t& ticket);

@@ -131,6 +131,12 @@ void BrokerServer::arm_timer(int64_t delay_ms) {
 
 void BrokerServer::on_timer() {
   const int64_t sleep_ms = sessions_.engine.run_timers(/*max_sleep_ms=*/1000);
+  // What no client waits for (promotions, expiries, lost-lease counts, closed consumers'
+  // requeues) still goes through group commit: ask for a sync of every write so far.
+  if (const uint64_t written = sessions_.engine.last_written_ticket(); written > synced_by_timer_) {
+    synced_by_timer_ = written;
+    sessions_.committer.after_durable(written, [](bool) {});
+  }
   if (stats_log_interval_ms_ > 0 && std::chrono::steady_clock::now() >= next_stats_log_) {
     next_stats_log_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(stats_log_interval_ms_);
     sessions_.committer.log_stats_since_last_call();

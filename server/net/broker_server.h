@@ -49,6 +49,7 @@ class BrokerServer {
   LogThrottle refused_log_;  // connections refused at max_connections
   const int64_t stats_log_interval_ms_;
   std::chrono::steady_clock::time_point next_stats_log_;  // timer strand only
+  uint64_t synced_by_timer_ = 0;                          // timer strand only
 
   std::mutex sessions_mutex_;
   std::map<uint64_t, std::weak_ptr<Session>> live_sessions_;  // GUARDED_BY(sessions_mutex_)
