@@ -271,6 +271,24 @@ def test_a_task_that_always_kills_its_process_ends(app, start_worker):
     assert worker.process.poll() is None
 
 
+def test_a_task_that_kills_the_whole_worker_ends_at_max_deliveries(app, start_worker):
+    # With the thread pool the task takes the worker process down with it: only the
+    # broker, counting lost leases, can end it (a restarted worker has no memory of it).
+    result = app.send_task("sample_tasks.always_crash", max_deliveries=2)
+    for delivery in (1, 2):
+        worker = start_worker("sample_tasks", "--pool", "threads", "--concurrency", "1")
+        assert worker.wait(timeout=30) == 4, f"delivery {delivery} should have killed the worker"
+    info = wait_for(lambda: (lambda i: i if i.state == states.FAILURE else None)(result.task_info()),
+                    timeout=30, what="the task to end")
+    assert info.error.type == "DeliveryLimitExceeded"
+    assert info.attempts == 2
+    assert info.lost_leases == 2
+    # A worker started now gets nothing of it.
+    worker = start_worker("sample_tasks", "--pool", "threads", "--concurrency", "1")
+    assert app.send_task("sample_tasks.add", args=[2, 2]).get(timeout=30) == 4
+    assert worker.process.poll() is None
+
+
 def test_sigterm_to_the_process_group_is_still_a_warm_shutdown(app, start_worker, tmp_path):
     worker = start_worker("sample_tasks", "--concurrency", "1")
     result = app.send_task("sample_tasks.block", args=[str(tmp_path), "group"])

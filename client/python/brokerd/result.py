@@ -60,6 +60,10 @@ class TaskInfo:
     result_json: str
     error: TaskError | None
     history: tuple[tuple[str, int], ...]
+    # Leases lost in a row since the last outcome, and how many end the task
+    # (0 = the broker's max_deliveries setting): docs/protocol.md §7.
+    lost_leases: int = 0
+    max_deliveries: int = 0
 
     @property
     def result(self) -> Any:
@@ -88,6 +92,7 @@ class TaskInfo:
             expires_ms=record.expires_ms, lease_deadline_ms=record.lease_deadline_ms,
             result_json=record.result_json, error=error,
             history=tuple((states.state_name(t.state), t.at_ms) for t in record.history),
+            lost_leases=record.lost_leases, max_deliveries=record.max_deliveries,
         )
 
 
