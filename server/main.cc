@@ -139,6 +139,7 @@ int serve(const Settings& settings, ShutdownWatchdog& shutdown_watchdog) {
   };
   router_options.idle_timeout_ms = settings.idle_timeout_s * 1000;
   router_options.max_waits_per_connection = static_cast<size_t>(settings.max_waits_per_connection);
+  router_options.max_subscribe_queues = static_cast<size_t>(settings.max_consume_queues);
   if (!settings.auth_tokens_file.empty()) {
     Result<TokenStore> tokens = TokenStore::load_file(settings.auth_tokens_file);
     if (!tokens.ok()) return fail(tokens.status().message());

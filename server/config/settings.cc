@@ -86,7 +86,7 @@ const std::vector<SettingDecl>& setting_table() {
        &Settings::max_waits_per_connection, 1, 10'000'000},
       {"max_prefetch", "largest Consume.prefetch (unfinished deliveries one connection may hold); more is refused",
        &Settings::max_prefetch, 1, 1'000'000},
-      {"max_consume_queues", "queues one Consume (and so one connection) may name; more is refused",
+      {"max_consume_queues", "queues one Consume or Subscribe (and so one connection) may name; more is refused",
        &Settings::max_consume_queues, 1, 100'000},
       {"max_deliveries",
        "deliveries without an outcome (lost leases) after which a task ends FAILURE DeliveryLimitExceeded, "

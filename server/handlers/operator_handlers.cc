@@ -146,6 +146,13 @@ void RequestRouter::on_get_server_stats(Session& session, v1::Envelope& request)
 }
 
 void RequestRouter::on_subscribe(Session& session, v1::Envelope& request) {
+  // The filter is held for the connection's life: bounded like a Consume's queues.
+  if (static_cast<size_t>(request.subscribe().queues_size()) > options_.max_subscribe_queues) {
+    return reply_status(session, request.id(),
+                        Status::InvalidArgument("a subscribe may name at most " +
+                                                std::to_string(options_.max_subscribe_queues) +
+                                                " queues (max_consume_queues)"));
+  }
   for (const std::string& queue : request.subscribe().queues()) {
     if (Status s = validate_queue_name(queue); !s.ok()) return reply_status(session, request.id(), s);
   }

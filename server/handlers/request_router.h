@@ -27,6 +27,7 @@ struct RouterOptions {
   size_t event_buffer = 10'000;    // reported to subscribers
   int64_t idle_timeout_ms = 0;     // advertised in HelloOk so that clients ping in time
   size_t max_waits_per_connection = 10'000;  // WaitResult requests pending at once
+  size_t max_subscribe_queues = 100;         // queue filter of one Subscribe (max_consume_queues)
   // Non-empty: every hello must carry one of these tokens, and each request is checked
   // against its role. Empty: no authentication, every connection is admin.
   TokenStore tokens;

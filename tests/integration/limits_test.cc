@@ -236,6 +236,14 @@ TEST_F(LimitsTest, ConsumeBoundsItsPrefetchAndItsQueues) {
   EXPECT_EQ(reply->server_stats().queues(), 0u);
   auto accepted = worker->call(4, consume_request(10'000));
   ASSERT_TRUE(accepted && accepted->has_consume_ok());
+
+  // An event filter is held for the connection's life too.
+  auto watcher = raw("watcher");
+  v1::Envelope subscribe;
+  for (int i = 0; i < 101; ++i) subscribe.mutable_subscribe()->add_queues("q" + std::to_string(i));
+  refused = watcher->call(5, subscribe);
+  ASSERT_TRUE(refused && refused->has_error());
+  EXPECT_NE(refused->error().message().find("max_consume_queues"), std::string::npos);
 }
 
 }  // namespace
