@@ -93,6 +93,11 @@ Result<PurgeOutcome> Engine::purge(const std::string& queue_name, size_t limit, 
     if (!entry) break;
     if (leases_.count(entry->task_id) > 0) continue;  // out on lease: not ready
     Result<v1::TaskRecord> task = load_task(entry->task_id);
+    if (!task.ok() && !task.status().is_not_found()) {
+      note_read_error("task " + entry->task_id, task.status());  // kept; the purge stops here
+      queue.window.on_insert(entry->key, entry->task_id);
+      break;
+    }
     batch_->erase(Family::kReady, entry->key);
     if (!task.ok() || task->state() != v1::QUEUED ||
         keys::ready_key(task->queue(), task->priority(), task->index_seq()) != entry->key) {
@@ -158,6 +163,7 @@ Result<DeadOpOutcome> Engine::dead_apply(const std::vector<std::string>& ids, co
   std::set<std::string> touched;
   for (const std::string& id : targets) {
     Result<v1::TaskRecord> loaded = load_task(id);
+    if (!loaded.ok() && !loaded.status().is_not_found()) note_read_error("task " + id, loaded.status());
     if (!loaded.ok() || loaded->state() != v1::FAILURE) {
       outcome.not_dead_ids.push_back(id);
       continue;

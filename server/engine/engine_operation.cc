@@ -68,6 +68,9 @@ Engine::QueueState& Engine::queue_state(const std::string& name) {
   auto it = queues_.find(name);
   if (it == queues_.end()) {
     it = queues_.emplace(name, std::make_unique<QueueState>(name, options_.ready_window)).first;
+    // A name touched by a request that leaves nothing in it (a purge of an unknown
+    // queue) must be forgotten too.
+    idle_candidates_.insert(name);
   }
   return *it->second;
 }
