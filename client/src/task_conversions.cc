@@ -35,6 +35,9 @@ v1::TaskSpec to_task_spec(const TaskRequest& request) {
     if (retry.jitter) wire->set_jitter(*retry.jitter);
   }
   spec.set_result_ttl_ms(options.result_ttl.count());
+  spec.set_time_limit_ms(options.time_limit.count());
+  spec.set_soft_time_limit_ms(options.soft_time_limit.count());
+  spec.set_max_deliveries(options.max_deliveries);
   return spec;
 }
 

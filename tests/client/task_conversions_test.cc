@@ -21,6 +21,9 @@ TEST(ToTaskSpecTest, DefaultsLeaveServerDefaultsInPlace) {
   EXPECT_EQ(spec.eta_ms(), 0);
   EXPECT_FALSE(spec.has_retry());
   EXPECT_EQ(spec.result_ttl_ms(), 0);
+  EXPECT_EQ(spec.time_limit_ms(), 0);
+  EXPECT_EQ(spec.soft_time_limit_ms(), 0);
+  EXPECT_EQ(spec.max_deliveries(), 0u);
 }
 
 TEST(ToTaskSpecTest, MapsEveryOption) {
@@ -30,6 +33,9 @@ TEST(ToTaskSpecTest, MapsEveryOption) {
   request.options.priority = 7;
   request.options.countdown = milliseconds(1500);
   request.options.result_ttl = milliseconds(60000);
+  request.options.time_limit = milliseconds(30000);
+  request.options.soft_time_limit = milliseconds(25000);
+  request.options.max_deliveries = 4;
   const v1::TaskSpec spec = to_task_spec(request);
   EXPECT_EQ(spec.id(), "job-1");
   EXPECT_EQ(spec.queue(), "math");
@@ -38,6 +44,9 @@ TEST(ToTaskSpecTest, MapsEveryOption) {
   EXPECT_EQ(spec.priority(), 7u);
   EXPECT_EQ(spec.countdown_ms(), 1500);
   EXPECT_EQ(spec.result_ttl_ms(), 60000);
+  EXPECT_EQ(spec.time_limit_ms(), 30000);
+  EXPECT_EQ(spec.soft_time_limit_ms(), 25000);
+  EXPECT_EQ(spec.max_deliveries(), 4u);
 }
 
 TEST(ToTaskSpecTest, NullArgumentsBecomeEmpty) {

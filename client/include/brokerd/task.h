@@ -43,6 +43,19 @@ struct TaskOptions {
   std::optional<std::chrono::system_clock::time_point> eta{};  // absolute; wins over countdown
   RetryPolicy retry{};
   std::chrono::milliseconds result_ttl{0};  // 0: the server default (24 h)
+  // Run-time limits of one delivery; 0: the worker's own defaults (WorkerOptions in
+  // brokerd/worker.h). The worker counts them from when its handler starts: at the soft
+  // limit the handler is asked to stop (TaskContext::stop_requested()); at the hard limit
+  // the task ends FAILURE "TimeLimitExceeded", not retried. The broker, counting from the
+  // delivery, never extends the lease past the hard limit, so a hung worker cannot hold
+  // the task longer. At most a week; soft_time_limit must not exceed time_limit when both
+  // are set (else the enqueue fails with kInvalidArgument).
+  std::chrono::milliseconds time_limit{0};
+  std::chrono::milliseconds soft_time_limit{0};
+  // Deliveries that may end without an outcome (lease lost: expired, connection closed,
+  // released) before the task ends FAILURE "DeliveryLimitExceeded" instead of running
+  // again; a retry starts the count afresh. 0: the server's max_deliveries setting.
+  uint32_t max_deliveries = 0;
 };
 
 // One task to enqueue: the name workers registered, Celery-style args and kwargs.
