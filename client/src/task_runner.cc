@@ -15,12 +15,12 @@ namespace {
 class DeliveryContext final : public TaskContext {
  public:
   DeliveryContext(const v1::Delivery& delivery, nlohmann::json args, nlohmann::json kwargs,
-                  const std::atomic<bool>& stop_requested, const std::atomic<bool>* revoked)
+                  const std::atomic<bool>& stop_requested, const RunFlags* flags)
       : delivery_(delivery),
         args_(std::move(args)),
         kwargs_(std::move(kwargs)),
         stop_requested_(stop_requested),
-        revoked_(revoked) {}
+        flags_(flags) {}
 
   const std::string& id() const override { return delivery_.task_id(); }
   const std::string& name() const override { return delivery_.name(); }
@@ -30,15 +30,21 @@ class DeliveryContext final : public TaskContext {
   uint32_t attempt() const override { return delivery_.attempt(); }
   uint32_t retries() const override { return delivery_.retries(); }
   uint32_t max_retries() const override { return delivery_.max_retries(); }
-  bool stop_requested() const override { return stop_requested_.load() || revoked(); }
-  bool revoked() const override { return revoked_ != nullptr && revoked_->load(); }
+  bool stop_requested() const override {
+    return stop_requested_.load() || revoked() || time_limit_exceeded() ||
+           (flags_ != nullptr && flags_->lease_lost.load());
+  }
+  bool revoked() const override { return flags_ != nullptr && flags_->revoked.load(); }
+  bool time_limit_exceeded() const override {
+    return flags_ != nullptr && (flags_->soft_limit_passed.load() || flags_->hard_limit_passed.load());
+  }
 
  private:
   const v1::Delivery& delivery_;
   const nlohmann::json args_;
   const nlohmann::json kwargs_;
   const std::atomic<bool>& stop_requested_;
-  const std::atomic<bool>* revoked_;
+  const RunFlags* flags_;
 };
 
 // Parses `text` (empty: `empty_value`) or reports why not.
@@ -70,7 +76,7 @@ std::string exception_type_name(const std::exception& e) {
 }
 
 v1::Complete run_task(const v1::Delivery& delivery, const TaskHandler* handler,
-                      const std::atomic<bool>& stop_requested, const std::atomic<bool>* revoked) {
+                      const std::atomic<bool>& stop_requested, const RunFlags* flags) {
   v1::Complete complete;
   complete.set_task_id(delivery.task_id());
   complete.set_lease_id(delivery.lease_id());
@@ -90,7 +96,7 @@ v1::Complete run_task(const v1::Delivery& delivery, const TaskHandler* handler,
     return complete;
   }
 
-  DeliveryContext context(delivery, std::move(args), std::move(kwargs), stop_requested, revoked);
+  DeliveryContext context(delivery, std::move(args), std::move(kwargs), stop_requested, flags);
   try {
     const nlohmann::json value = (*handler)(context);
     complete.mutable_success()->set_result_json(dump_json(value));
@@ -105,6 +111,17 @@ v1::Complete run_task(const v1::Delivery& delivery, const TaskHandler* handler,
   } catch (...) {
     set_failure(&complete, "unknown", "handler threw an exception not derived from std::exception");
   }
+  return complete;
+}
+
+v1::Complete time_limit_exceeded(const v1::Delivery& delivery, std::chrono::milliseconds limit) {
+  v1::Complete complete;
+  complete.set_task_id(delivery.task_id());
+  complete.set_lease_id(delivery.lease_id());
+  set_failure(&complete, "TimeLimitExceeded",
+              "task " + delivery.name() + "[" + delivery.task_id() + "] ran past its time limit of " +
+                  std::to_string(limit.count()) + " ms");
+  complete.mutable_failure()->set_final(true);
   return complete;
 }
 

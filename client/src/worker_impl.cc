@@ -26,6 +26,7 @@ Worker::Impl::Impl(WorkerOptions options)
     : options_(std::move(options)),
       concurrency_(std::max(1u, options_.concurrency)),
       prefetch_(options_.prefetch == 0 ? concurrency_ : options_.prefetch),
+      deliveries_(internal::TimeLimits{options_.soft_time_limit, options_.time_limit}),
       lease_(options_.lease) {
   connection_options_.server = options_.server;
   connection_options_.client_name = options_.name;
@@ -132,7 +133,7 @@ Status Worker::Impl::connect_and_consume() {
       ++generation_;  // deliveries that slipped in before the failure are void
       connection_.reset();
     }
-    deliveries_.clear();
+    deliveries_.lose_generation(generation);
     return reply.status();  // `connection` closes on return, on this thread
   }
   const int64_t lease_ms = reply->consume_ok().lease_ms();
@@ -141,10 +142,10 @@ Status Worker::Impl::connect_and_consume() {
 }
 
 void Worker::Impl::on_delivery(uint64_t generation, v1::Delivery delivery) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (generation != generation_) return;  // leased to a connection already given up
-  }
+  // Under mu_, so that a loss of this connection cannot fall between the check and the
+  // push and leave a delivery of a dead connection waiting.
+  std::lock_guard<std::mutex> lock(mu_);
+  if (generation != generation_) return;  // leased to a connection already given up
   // Refused once stopping; the broker requeues it when the connection closes.
   deliveries_.push({std::move(delivery), generation});
 }
@@ -161,14 +162,14 @@ void Worker::Impl::on_push(uint64_t generation, const v1::Envelope& push) {
   }
   const v1::RevokeNotice& notice = push.revoke_notice();
   switch (deliveries_.revoke(notice.task_id(), notice.lease_id())) {
-    case internal::RevokeMatch::kDropped:
+    case internal::LeaseMatch::kDropped:
       internal::log_notice("task " + notice.task_id() + " was revoked before it started");
       break;
-    case internal::RevokeMatch::kRunning:
+    case internal::LeaseMatch::kRunning:
       internal::log_notice("task " + notice.task_id() +
                            " was revoked while running; its outcome will not be reported");
       break;
-    case internal::RevokeMatch::kNone:
+    case internal::LeaseMatch::kNone:
       break;  // it finished meanwhile; the broker answers (or answered) STALE_LEASE
   }
 }
@@ -179,9 +180,10 @@ void Worker::Impl::on_connection_lost(uint64_t generation, const Status& status)
     if (generation != generation_) return;
     ++generation_;
     connection_lost_ = true;
+    // The broker requeued every task this connection held: none of them may start here,
+    // and the handlers running them are told to stop.
+    deliveries_.lose_generation(generation);
   }
-  // The broker requeued every task this connection held; none of them may start here.
-  deliveries_.clear();
   if (!stop_requested_) internal::log_warning(status.to_string() + "; reconnecting");
   cv_.notify_all();
 }
@@ -193,16 +195,37 @@ void Worker::Impl::run_handlers() {
   while (std::optional<internal::QueuedDelivery> item = deliveries_.pop()) {
     // Stopping: start nothing new; the broker requeues it when the connection closes.
     if (!stop_requested_) {
+      const v1::Delivery& delivery = item->delivery;
+      if (delivery.time_limit_ms() > 0 || delivery.soft_time_limit_ms() > 0 || options_.time_limit.count() > 0 ||
+          options_.soft_time_limit.count() > 0) {
+        // The supervisor may be asleep until a later time: make it look at this run's limits.
+        { std::lock_guard<std::mutex> lock(mu_); }
+        cv_.notify_all();
+      }
       TaskHandler handler;
       {
         std::shared_lock<std::shared_mutex> lock(handlers_mu_);
-        auto it = handlers_.find(item->delivery.name());
+        auto it = handlers_.find(delivery.name());
         if (it != handlers_.end()) handler = it->second;
       }
-      v1::Complete complete = internal::run_task(item->delivery, handler ? &handler : nullptr,
-                                                 stop_requested_, item->revoked.get());
-      // Revoked while it ran: the broker has made it REVOKED and refuses the outcome.
-      if (!item->revoked->load()) report(item->generation, std::move(complete));
+      v1::Complete complete =
+          internal::run_task(delivery, handler ? &handler : nullptr, stop_requested_, item->flags.get());
+      const std::string task = "task " + delivery.name() + "[" + delivery.task_id() + "]";
+      switch (deliveries_.settle(*item)) {
+        case internal::RunEnd::kReport:
+          report(item->generation, std::move(complete));
+          break;
+        case internal::RunEnd::kRevoked:
+          break;  // the broker has made it REVOKED and refuses the outcome (logged at the notice)
+        case internal::RunEnd::kLeaseLost:
+          internal::log_warning(task + " finished after the broker took its lease back; it runs again "
+                                       "elsewhere, so this outcome is not reported");
+          break;
+        case internal::RunEnd::kTimedOut:
+          internal::log_warning(task + "'s handler returned after its hard time limit; TimeLimitExceeded "
+                                       "was reported, this outcome is dropped");
+          break;
+      }
     }
     deliveries_.finish(*item);  // after report(): the drain counts the Complete before it waits
   }

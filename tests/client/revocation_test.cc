@@ -24,7 +24,7 @@ TEST(DeliveryQueueRevokeTest, DropsADeliveryThatHasNotStarted) {
   DeliveryQueue queue;
   ASSERT_TRUE(queue.push(delivery("a", 1)));
   ASSERT_TRUE(queue.push(delivery("b", 2)));
-  EXPECT_EQ(queue.revoke("a", 1), RevokeMatch::kDropped);
+  EXPECT_EQ(queue.revoke("a", 1), LeaseMatch::kDropped);
   auto next = queue.pop();
   ASSERT_TRUE(next);
   EXPECT_EQ(next->delivery.task_id(), "b");
@@ -36,25 +36,27 @@ TEST(DeliveryQueueRevokeTest, FlagsTheRunningDeliveryUntilItFinishes) {
   ASSERT_TRUE(queue.push(delivery("a", 1)));
   auto running = queue.pop();
   ASSERT_TRUE(running);
-  ASSERT_TRUE(running->revoked);
-  EXPECT_FALSE(running->revoked->load());
-  EXPECT_EQ(queue.revoke("a", 1), RevokeMatch::kRunning);
-  EXPECT_TRUE(running->revoked->load());
-  EXPECT_FALSE(queue.wait_idle_for(std::chrono::milliseconds(0)));
+  ASSERT_TRUE(running->flags);
+  EXPECT_FALSE(running->flags->revoked.load());
+  EXPECT_EQ(queue.revoke("a", 1), LeaseMatch::kRunning);
+  EXPECT_TRUE(running->flags->revoked.load());
+  EXPECT_FALSE(queue.wait_idle_until(WorkerClock::now()));
+  EXPECT_EQ(queue.settle(*running), RunEnd::kRevoked);
   queue.finish(*running);
-  EXPECT_TRUE(queue.wait_idle_for(std::chrono::milliseconds(0)));
-  EXPECT_EQ(queue.revoke("a", 1), RevokeMatch::kNone);  // finished: nothing to do
+  EXPECT_TRUE(queue.wait_idle_until(WorkerClock::now()));
+  EXPECT_EQ(queue.revoke("a", 1), LeaseMatch::kNone);  // finished: nothing to do
 }
 
 TEST(DeliveryQueueRevokeTest, MatchesTheLeaseNotJustTheTask) {
   DeliveryQueue queue;
   ASSERT_TRUE(queue.push(delivery("a", 7)));
-  EXPECT_EQ(queue.revoke("a", 6), RevokeMatch::kNone);  // an earlier lease of the same task
-  EXPECT_EQ(queue.revoke("b", 7), RevokeMatch::kNone);
+  EXPECT_EQ(queue.revoke("a", 6), LeaseMatch::kNone);  // an earlier lease of the same task
+  EXPECT_EQ(queue.revoke("b", 7), LeaseMatch::kNone);
   auto running = queue.pop();
   ASSERT_TRUE(running);
-  EXPECT_EQ(queue.revoke("a", 6), RevokeMatch::kNone);
-  EXPECT_FALSE(running->revoked->load());
+  EXPECT_EQ(queue.revoke("a", 6), LeaseMatch::kNone);
+  EXPECT_FALSE(running->flags->revoked.load());
+  EXPECT_EQ(queue.settle(*running), RunEnd::kReport);
   queue.finish(*running);
 }
 
@@ -66,16 +68,26 @@ TEST(DeliveryQueueRevokeTest, FinishingOneOfTwoRunningKeepsTheOther) {
   auto second = queue.pop();
   ASSERT_TRUE(first && second);
   queue.finish(*first);
-  EXPECT_FALSE(queue.wait_idle_for(std::chrono::milliseconds(0)));
-  EXPECT_EQ(queue.revoke("b", 2), RevokeMatch::kRunning);
-  EXPECT_TRUE(second->revoked->load());
+  EXPECT_FALSE(queue.wait_idle_until(WorkerClock::now()));
+  EXPECT_EQ(queue.revoke("b", 2), LeaseMatch::kRunning);
+  EXPECT_TRUE(second->flags->revoked.load());
   queue.finish(*second);
-  EXPECT_TRUE(queue.wait_idle_for(std::chrono::milliseconds(0)));
+  EXPECT_TRUE(queue.wait_idle_until(WorkerClock::now()));
+}
+
+TEST(DeliveryQueueRevokeTest, ADecidedRunIsNoLongerMatched) {
+  DeliveryQueue queue;
+  ASSERT_TRUE(queue.push(delivery("a", 1)));
+  auto running = queue.pop();
+  ASSERT_TRUE(running);
+  EXPECT_EQ(queue.settle(*running), RunEnd::kReport);  // its Complete is on its way
+  EXPECT_EQ(queue.revoke("a", 1), LeaseMatch::kNone);
+  queue.finish(*running);
 }
 
 TEST(RunTaskRevokedTest, ContextReportsRevocation) {
   const std::atomic<bool> not_stopping{false};
-  std::atomic<bool> revoked{false};
+  RunFlags flags;
   v1::Delivery d;
   d.set_task_id("t1");
   d.set_name("t");
@@ -84,12 +96,12 @@ TEST(RunTaskRevokedTest, ContextReportsRevocation) {
   bool stop_after = false;
   TaskHandler handler = [&](TaskContext& task) -> nlohmann::json {
     seen_before = task.revoked() || task.stop_requested();
-    revoked = true;  // as the worker's I/O thread would on a RevokeNotice
+    flags.revoked = true;  // as the worker's I/O thread would on a RevokeNotice
     seen_after = task.revoked();
     stop_after = task.stop_requested();
     return nullptr;
   };
-  run_task(d, &handler, not_stopping, &revoked);
+  run_task(d, &handler, not_stopping, &flags);
   EXPECT_FALSE(seen_before);
   EXPECT_TRUE(seen_after);
   EXPECT_TRUE(stop_after);

@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <utility>
+#include <vector>
+
 namespace brokerd::internal {
 namespace {
 
@@ -109,6 +112,45 @@ TEST(RunTaskTest, StopRequestedIsVisible) {
   TaskHandler h = [](TaskContext& task) { return task.stop_requested(); };
   const v1::Complete c = run_task(make_delivery(), &h, stopping);
   EXPECT_EQ(c.success().result_json(), "true");
+}
+
+TEST(RunTaskTest, FlagsOfTheRunAreVisible) {
+  RunFlags flags;
+  std::vector<std::pair<bool, bool>> seen;  // (stop_requested, time_limit_exceeded) per step
+  TaskHandler h = [&](TaskContext& task) {
+    seen.emplace_back(task.stop_requested(), task.time_limit_exceeded());
+    flags.soft_limit_passed = true;  // as the supervisor would at the soft limit
+    seen.emplace_back(task.stop_requested(), task.time_limit_exceeded());
+    return nlohmann::json();
+  };
+  run_task(make_delivery(), &h, kNotStopping, &flags);
+  EXPECT_EQ(seen, (std::vector<std::pair<bool, bool>>{{false, false}, {true, true}}));
+
+  RunFlags lost;
+  TaskHandler check_lost = [&](TaskContext& task) {
+    const bool before = task.stop_requested();
+    lost.lease_lost = true;  // as a heartbeat reply naming the task in lost_task_ids would
+    return nlohmann::json::array({before, task.stop_requested(), task.time_limit_exceeded(), task.revoked()});
+  };
+  const v1::Complete c = run_task(make_delivery(), &check_lost, kNotStopping, &lost);
+  EXPECT_EQ(c.success().result_json(), "[false,true,false,false]");
+
+  RunFlags hard;
+  hard.hard_limit_passed = true;
+  TaskHandler check_hard = [](TaskContext& task) {
+    return nlohmann::json::array({task.stop_requested(), task.time_limit_exceeded()});
+  };
+  EXPECT_EQ(run_task(make_delivery(), &check_hard, kNotStopping, &hard).success().result_json(), "[true,true]");
+}
+
+TEST(TimeLimitExceededTest, IsAFinalFailureNamingTheLimit) {
+  const v1::Complete c = time_limit_exceeded(make_delivery(), std::chrono::milliseconds(1500));
+  EXPECT_EQ(c.task_id(), "t1");
+  EXPECT_EQ(c.lease_id(), 77u);
+  ASSERT_TRUE(c.has_failure());
+  EXPECT_TRUE(c.failure().final());
+  EXPECT_EQ(c.failure().error().type(), "TimeLimitExceeded");
+  EXPECT_EQ(c.failure().error().message(), "task add[t1] ran past its time limit of 1500 ms");
 }
 
 TEST(ExceptionTypeNameTest, Demangles) {

@@ -1,15 +1,18 @@
 // brokerd::Worker's runtime against a real brokerd: unregistered names, retry requests,
 // heartbeats outlasting the lease, reconnecting after the broker is killed and restarted
-// on its port, dropping the outcome of a run whose lease died with the connection, and
-// stopping (also from inside a handler). The task flows themselves are in
-// client_worker_test.cc.
+// on its port, one run per task id across that restart (the outcome of a run whose lease
+// died with the connection is dropped), heartbeats naming tasks and the leases the broker
+// reports lost, and stopping (also from inside a handler). The task flows themselves and
+// time limits are in client_worker_test.cc.
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <future>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "brokerd/client.h"
 #include "brokerd/worker.h"
@@ -39,6 +42,35 @@ class Gate {
   std::mutex mutex_;
   std::condition_variable opened_;
   bool open_ = false;  // guarded by mutex_
+};
+
+// When each run of a handler starts and ends, per task id: two runs of one id must never
+// overlap.
+class RunLog {
+ public:
+  void start(const std::string& id) {
+    std::lock_guard lock(mutex_);
+    if (running_[id]++ > 0) overlapping_.push_back(id);
+    ++starts_[id];
+  }
+  void end(const std::string& id) {
+    std::lock_guard lock(mutex_);
+    --running_[id];
+  }
+  int starts(const std::string& id) {
+    std::lock_guard lock(mutex_);
+    return starts_[id];
+  }
+  std::vector<std::string> overlapping() {
+    std::lock_guard lock(mutex_);
+    return overlapping_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::map<std::string, int> running_;        // guarded by mutex_
+  std::map<std::string, int> starts_;         // guarded by mutex_
+  std::vector<std::string> overlapping_;      // guarded by mutex_: ids that ran twice at once
 };
 
 class WorkerRuntimeTest : public BrokerFixture {
@@ -178,18 +210,29 @@ TEST_F(WorkerRuntimeTest, ReconnectsAndResumesAfterTheBrokerRestarts) {
   EXPECT_EQ(after->worker, "test-worker");
 }
 
-TEST_F(WorkerRuntimeTest, OutcomeOfARunWhoseLeaseDiedWithTheConnectionIsNotReported) {
-  Worker worker(options(1));
+TEST_F(WorkerRuntimeTest, ARedeliveryWaitsForTheRunOfItsLostLeaseAcrossABrokerRestart) {
+  WorkerOptions opts = options(2);  // a free thread, on which the redelivery could run at once
+  opts.lease = 1000ms;              // the redelivery waits longer than that: heartbeats keep it
+  Worker worker(opts);
+  RunLog log;
   Gate first_run_started;
   Gate release_first_run;
-  std::atomic<int> runs{0};
-  worker.register_task("block", [&](TaskContext&) {
-    const int run = ++runs;
+  std::atomic<int> block_runs{0};
+  worker.register_task("block", [&](TaskContext& t) {
+    log.start(t.id());
+    const int run = ++block_runs;
     if (run == 1) {
       first_run_started.open();
-      release_first_run.wait_for(10s);
+      release_first_run.wait_for(20s);  // deaf to stop_requested(), which the lost lease sets
     }
+    log.end(t.id());
     return nlohmann::json("run " + std::to_string(run));
+  });
+  worker.register_task("echo", [&](TaskContext& t) {
+    log.start(t.id());
+    if (t.args().at(0) == "slow") std::this_thread::sleep_for(1500ms);  // work longer than a lease
+    log.end(t.id());
+    return t.args();
   });
   ASSERT_TRUE(worker.start().ok());
   const std::string id = enqueue({.name = "block"});
@@ -201,16 +244,92 @@ TEST_F(WorkerRuntimeTest, OutcomeOfARunWhoseLeaseDiedWithTheConnectionIsNotRepor
   ASSERT_NO_FATAL_FAILURE(broker_->restart_on_same_port());
   client_ = connect();
   ASSERT_TRUE(client_);
-  ASSERT_TRUE(eventually([&] { return runs.load() == 2; }));
-  release_first_run.open();  // the first run ends now, its outcome stale
+  // Delivered again (STARTED; or already finished, if the redelivery did not wait).
+  ASSERT_TRUE(task_eventually(id, [](const TaskInfo& info) { return info.state != TaskState::kQueued; }));
 
-  Result<TaskInfo> info = client_->wait(id, 5s);
+  // Later tasks overtake the waiting redelivery on the free thread, for over a lease.
+  std::vector<std::string> echoes;
+  for (const char* arg : {"slow", "a", "b", "c"}) echoes.push_back(enqueue({.name = "echo", .args = {arg}}));
+  for (size_t i = 0; i < echoes.size(); ++i) {
+    Result<TaskInfo> info = client_->wait(echoes[i], 10s);
+    ASSERT_TRUE(info.ok()) << info.status().to_string();
+    EXPECT_EQ(info->state, TaskState::kSuccess);
+    EXPECT_EQ(info->result(), nlohmann::json::array({std::vector<std::string>{"slow", "a", "b", "c"}[i]}));
+  }
+  EXPECT_EQ(block_runs.load(), 1) << "the redelivery ran while the first run went on";
+  release_first_run.open();  // the first run ends now, its outcome dropped; the redelivery runs
+
+  Result<TaskInfo> info = client_->wait(id, 10s);
   ASSERT_TRUE(info.ok()) << info.status().to_string();
   EXPECT_EQ(info->state, TaskState::kSuccess);
-  EXPECT_EQ(info->result(), "run 2");  // not overwritten by the first run's outcome
-  // The crash voided the first delivery before anything recorded it: one attempt counted.
+  EXPECT_EQ(info->result(), "run 2");  // not the first run's outcome
+  // The crash voided the first delivery before anything recorded it, and heartbeats kept
+  // the waiting redelivery's lease: one attempt counted, so it was never requeued.
   EXPECT_EQ(info->attempts, 1u);
-  EXPECT_EQ(runs.load(), 2);
+  worker.stop();
+  EXPECT_EQ(block_runs.load(), 2);
+  EXPECT_EQ(log.starts(id), 2);
+  EXPECT_TRUE(log.overlapping().empty()) << "task " << log.overlapping().front() << " ran twice at once";
+}
+
+TEST_F(WorkerRuntimeTest, AWaitingDeliveryWhoseLeaseTheBrokerEndedIsDroppedAndItsCreditComesBack) {
+  WorkerOptions opts = options(1);
+  opts.prefetch = 2;  // one task runs, one waits for the thread
+  opts.lease = 1000ms;
+  Worker worker(opts);
+  Gate blocker_started;
+  Gate release_blocker;
+  std::atomic<int> expiring_runs{0};
+  worker.register_task("block", [&](TaskContext&) {
+    blocker_started.open();
+    release_blocker.wait_for(20s);
+    return nlohmann::json("unblocked");
+  });
+  worker.register_task("expiring", [&](TaskContext&) {
+    ++expiring_runs;
+    return nlohmann::json("ran");
+  });
+  worker.register_task("echo", [](TaskContext& t) { return t.args(); });
+  ASSERT_TRUE(worker.start().ok());
+  const std::string blocker = enqueue({.name = "block"});
+  ASSERT_TRUE(blocker_started.wait_for(5s));
+  // Its lease is never extended past its time limit, so it ends while it waits here.
+  TaskRequest expiring{.name = "expiring"};
+  expiring.options.time_limit = 1000ms;
+  const std::string lost = enqueue(expiring);
+  const std::string next = enqueue({.name = "echo", .args = {"next"}});
+  Result<TaskInfo> ended = client_->wait(lost, 10s);
+  ASSERT_TRUE(ended.ok()) << ended.status().to_string();
+  EXPECT_EQ(ended->state, TaskState::kFailure);
+
+  // The broker frees the credit of the ended lease once a heartbeat names the task and
+  // learns that it is lost: only then can the next task be delivered, while the first
+  // still blocks the only thread.
+  ASSERT_TRUE(task_eventually(next, [](const TaskInfo& info) { return info.state == TaskState::kStarted; }))
+      << "the credit of the lost lease never came back";
+  // A later heartbeat (a third of a lease after the one that learnt of the loss) extends
+  // the next task's lease: by then the worker has read that reply and dropped the task.
+  auto reader = raw("reader");
+  auto lease_deadline = [&, request_id = uint64_t{1}]() mutable -> int64_t {
+    auto reply = reader->call(request_id++, get_task_request(next));
+    return reply && reply->has_task_info() ? reply->task_info().task().lease_deadline_ms() : 0;
+  };
+  const int64_t first_deadline = lease_deadline();
+  ASSERT_GT(first_deadline, 0);
+  ASSERT_TRUE(eventually([&] { return lease_deadline() > first_deadline; }));
+
+  release_blocker.open();
+  Result<TaskInfo> unblocked = client_->wait(blocker, 10s);
+  ASSERT_TRUE(unblocked.ok()) << unblocked.status().to_string();
+  EXPECT_EQ(unblocked->state, TaskState::kSuccess);
+  Result<TaskInfo> after = client_->wait(next, 10s);
+  ASSERT_TRUE(after.ok()) << after.status().to_string();
+  EXPECT_EQ(after->state, TaskState::kSuccess);
+  worker.stop();
+  EXPECT_EQ(expiring_runs.load(), 0) << "a delivery whose lease was lost still ran";
+  Result<TaskInfo> still = client_->get_task(lost);
+  ASSERT_TRUE(still.ok()) << still.status().to_string();
+  EXPECT_EQ(still->state, TaskState::kFailure);
 }
 
 TEST_F(WorkerRuntimeTest, StopFinishesTheRunningHandlerAndReturnsUnstartedDeliveries) {
