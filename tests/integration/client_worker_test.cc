@@ -1,6 +1,10 @@
 // The client library and worker runtime end to end against a real brokerd: the Celery
-// tutorial's flows (add, divide by zero, retry, countdown) through the public API.
+// tutorial's flows (add, divide by zero, retry, countdown) and time limits through the
+// public API.
 #include <atomic>
+#include <condition_variable>
+#include <map>
+#include <mutex>
 #include <thread>
 
 #include "brokerd/client.h"
@@ -60,6 +64,24 @@ class ClientWorkerTest : public BrokerFixture {
       released_ = true;
     }
     release_.notify_all();
+  }
+
+  // A worker with only the given time limits and no handlers yet.
+  std::unique_ptr<Worker> limited_worker(std::chrono::milliseconds time_limit,
+                                         std::chrono::milliseconds soft_time_limit, unsigned concurrency = 1) {
+    WorkerOptions options;
+    options.server = broker_->address();
+    options.name = "limited-worker";
+    options.concurrency = concurrency;
+    options.time_limit = time_limit;
+    options.soft_time_limit = soft_time_limit;
+    return std::make_unique<Worker>(options);
+  }
+
+  // Blocks until release_blocked(), at most `bound`: a handler that ignores stop_requested().
+  void wait_for_release(std::chrono::milliseconds bound) {
+    std::unique_lock lock(release_mutex_);
+    release_.wait_for(lock, bound, [this] { return released_; });
   }
 
   std::atomic<int> blocked_{0};
@@ -251,6 +273,115 @@ TEST_F(ClientWorkerTest, GracefulStopFinishesRunningTasks) {
   ASSERT_TRUE(record.ok());
   EXPECT_EQ(record->state, TaskState::kSuccess);  // reported before the worker left
   EXPECT_EQ(runtime->completed_count(), 1u);
+}
+
+TEST_F(ClientWorkerTest, AHungHandlerPastTheWorkersHardLimitEndsTimeLimitExceededAndIsNotRetried) {
+  auto client = connect();
+  auto runtime = limited_worker(/*time_limit=*/500ms, /*soft_time_limit=*/0ms);
+  std::atomic<bool> told_to_stop{false};
+  runtime->register_task("hang", [&](TaskContext& task) -> nlohmann::json {
+    wait_for_release(20s);  // deaf to stop_requested(): only the hard limit ends the task
+    told_to_stop = task.stop_requested() && task.time_limit_exceeded();
+    return "finished anyway";
+  });
+  ASSERT_TRUE(runtime->start().ok());
+  TaskRequest request{.name = "hang"};
+  request.options.retry.max_retries = 3;
+  auto receipt = client->enqueue(request);
+  ASSERT_TRUE(receipt.ok()) << receipt.status().to_string();
+
+  auto done = client->wait(receipt->id, 10s);  // the handler is still blocked
+  ASSERT_TRUE(done.ok()) << done.status().to_string();
+  EXPECT_EQ(done->state, TaskState::kFailure);
+  ASSERT_TRUE(done->error.has_value());
+  EXPECT_EQ(done->error->type, "TimeLimitExceeded");
+  EXPECT_EQ(done->error->message, "task hang[" + receipt->id + "] ran past its time limit of 500 ms");
+  EXPECT_EQ(done->retries, 0u);  // final, although the retry policy allowed three
+  EXPECT_EQ(done->attempts, 1u);
+  EXPECT_GE(done->finished_ms - done->started_ms, 500);
+
+  release_blocked();
+  runtime->stop();  // waits for the handler; what it returns is dropped
+  EXPECT_TRUE(told_to_stop);
+  auto after = client->get_task(receipt->id);
+  ASSERT_TRUE(after.ok()) << after.status().to_string();
+  EXPECT_EQ(after->state, TaskState::kFailure);
+  ASSERT_TRUE(after->error.has_value());
+  EXPECT_EQ(after->error->type, "TimeLimitExceeded");
+  EXPECT_EQ(runtime->completed_count(), 1u);  // the TimeLimitExceeded report alone
+}
+
+TEST_F(ClientWorkerTest, SoftLimitAsksTheHandlerToStopAndWhatItReturnsIsReported) {
+  auto client = connect();
+  auto runtime = limited_worker(/*time_limit=*/20s, /*soft_time_limit=*/300ms);
+  runtime->register_task("cooperative", [](TaskContext& task) -> nlohmann::json {
+    const auto started = std::chrono::steady_clock::now();
+    const auto give_up = started + 10s;
+    while (!task.stop_requested() && std::chrono::steady_clock::now() < give_up) std::this_thread::sleep_for(5ms);
+    const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+    return {{"stop_requested", task.stop_requested()},
+            {"time_limit_exceeded", task.time_limit_exceeded()},
+            {"elapsed_ms", elapsed.count()}};
+  });
+  ASSERT_TRUE(runtime->start().ok());
+  auto receipt = client->enqueue({.name = "cooperative"});
+  ASSERT_TRUE(receipt.ok()) << receipt.status().to_string();
+  auto done = client->wait(receipt->id, 15s);
+  ASSERT_TRUE(done.ok()) << done.status().to_string();
+  EXPECT_EQ(done->state, TaskState::kSuccess);
+  const nlohmann::json result = done->result();
+  EXPECT_EQ(result["stop_requested"], true);
+  EXPECT_EQ(result["time_limit_exceeded"], true);
+  EXPECT_GE(result["elapsed_ms"].get<int64_t>(), 300);
+  EXPECT_LT(result["elapsed_ms"].get<int64_t>(), 10000);
+}
+
+TEST_F(ClientWorkerTest, TimeLimitsSetByTheProducerAreHonoured) {
+  auto client = connect();
+  auto runtime = limited_worker(0ms, 0ms, /*concurrency=*/2);  // no limits of its own
+  std::mutex mutex;
+  std::map<std::string, int64_t> limit_seen_after_ms;  // task id -> when time_limit_exceeded() turned true
+  runtime->register_task("until_limit", [&](TaskContext& task) -> nlohmann::json {
+    const auto started = std::chrono::steady_clock::now();
+    const auto give_up = started + 10s;
+    while (!task.time_limit_exceeded() && std::chrono::steady_clock::now() < give_up) {
+      std::this_thread::sleep_for(5ms);
+    }
+    if (task.time_limit_exceeded()) {
+      std::lock_guard lock(mutex);
+      limit_seen_after_ms[task.id()] =
+          std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
+    }
+    return "returned";
+  });
+  ASSERT_TRUE(runtime->start().ok());
+  TaskRequest soft{.name = "until_limit"};
+  soft.options.soft_time_limit = 300ms;
+  TaskRequest hard{.name = "until_limit"};
+  hard.options.time_limit = 400ms;
+  auto soft_receipt = client->enqueue(soft);
+  auto hard_receipt = client->enqueue(hard);
+  ASSERT_TRUE(soft_receipt.ok()) << soft_receipt.status().to_string();
+  ASSERT_TRUE(hard_receipt.ok()) << hard_receipt.status().to_string();
+
+  auto soft_done = client->wait(soft_receipt->id, 15s);
+  ASSERT_TRUE(soft_done.ok()) << soft_done.status().to_string();
+  EXPECT_EQ(soft_done->state, TaskState::kSuccess);  // past the soft limit only: reported
+  EXPECT_EQ(soft_done->result(), "returned");
+  auto hard_done = client->wait(hard_receipt->id, 15s);
+  ASSERT_TRUE(hard_done.ok()) << hard_done.status().to_string();
+  EXPECT_EQ(hard_done->state, TaskState::kFailure);
+  ASSERT_TRUE(hard_done->error.has_value());
+  EXPECT_EQ(hard_done->error->type, "TimeLimitExceeded");
+
+  runtime->stop();  // every handler has returned
+  std::lock_guard lock(mutex);
+  ASSERT_TRUE(limit_seen_after_ms.count(soft_receipt->id)) << "the soft limit was never seen";
+  EXPECT_GE(limit_seen_after_ms[soft_receipt->id], 300);
+  EXPECT_LT(limit_seen_after_ms[soft_receipt->id], 5000);
+  ASSERT_TRUE(limit_seen_after_ms.count(hard_receipt->id)) << "the hard limit was never seen";
+  EXPECT_GE(limit_seen_after_ms[hard_receipt->id], 400);
+  EXPECT_LT(limit_seen_after_ms[hard_receipt->id], 5000);
 }
 
 TEST_F(ClientWorkerTest, WaitTimesOutForAnUnfinishedTask) {
