@@ -14,6 +14,7 @@
 
 #include "client_options.h"
 #include "journal.h"
+#include "run_overlaps.h"
 
 namespace torture {
 
@@ -54,7 +55,7 @@ void read_worker_journal(const JournalContents& journal, std::unordered_map<std:
     if (line.size() < 3) continue;
     const int64_t at = to_int(line[1]);
     TaskFacts& task = tasks[line[2]];
-    if (line[0] == "D" && line.size() == 5) {
+    if (line[0] == "D" && line.size() == 6) {
       ++figures.handler_runs;
       ++task.runs_by_retries[static_cast<uint32_t>(to_int(line[4]))];
       task.run_times.push_back(at);
@@ -95,6 +96,13 @@ bool fetch_tasks(const std::string& server, const std::vector<std::string>& ids,
   return true;
 }
 
+// "FAILURE (DeliveryLimitExceeded: delivered 3 times ...)", for messages.
+std::string end_state(const brokerd::TaskInfo& info) {
+  std::string text = brokerd::task_state_name(info.state);
+  if (info.error) text += " (" + info.error->type + ": " + info.error->message + ")";
+  return text;
+}
+
 bool contains(const std::vector<nlohmann::json>& values, const nlohmann::json& value) {
   return std::find(values.begin(), values.end(), value) != values.end();
 }
@@ -116,7 +124,7 @@ void check_task(const std::string& id, const TaskFacts& facts, const brokerd::Re
     return;
   }
   if (info.state != brokerd::TaskState::kSuccess) {
-    violation(std::string("wrong end state: ") + brokerd::task_state_name(info.state));
+    violation(std::string("wrong end state: ") + end_state(info));
     return;
   }
   ++figures.succeeded;
@@ -150,7 +158,13 @@ bool check_run(const std::string& journal_dir, const std::string& server, CheckF
     figures.torn_journal_lines += journal.torn_lines;
     ++figures.journals;
     if (name.rfind("producer-", 0) == 0) read_producer_journal(journal, tasks, figures);
-    if (name.rfind("worker-", 0) == 0) read_worker_journal(journal, tasks, figures);
+    if (name.rfind("worker-", 0) == 0) {
+      read_worker_journal(journal, tasks, figures);
+      // One journal per worker process (fleet.h): the overlap check is per journal.
+      RunOverlaps overlaps = find_run_overlaps(handler_runs(journal));
+      figures.same_process_reruns += overlaps.same_process_reruns;
+      for (std::string& overlap : overlaps.violations) figures.violations.push_back(overlap + " (" + name + ")");
+    }
   }
 
   std::vector<std::string> ids;

@@ -9,8 +9,11 @@
 //   two durable results two different results of one task were each seen durable
 //   foreign result      the stored result is none that a worker run returned
 //   redelivered         a handler started on a task after its success was seen durable
+//   overlapping runs    one worker process ran one task in two handlers at once
+//                       (run_overlaps.h)
 // Figures: duplicates (deliveries beyond one per planned run), resends answered
-// "already exists", and how many completions were seen durable.
+// "already exists", how many completions were seen durable, and reruns of a task inside
+// one process (what the overlap check compared).
 #pragma once
 
 #include <cstdint>
@@ -31,6 +34,7 @@ struct CheckFigures {
   uint64_t completions_confirmed = 0;  // distinct ids with a C line
   uint64_t duplicate_deliveries = 0;   // runs beyond the first per (task, retry number)
   uint64_t tasks_with_duplicates = 0;
+  uint64_t same_process_reruns = 0;    // runs of a task in a process after its first there
   uint64_t torn_journal_lines = 0;
   uint64_t journals = 0;
   std::vector<std::string> violations;  // human-readable, one per problem

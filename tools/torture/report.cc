@@ -50,6 +50,8 @@ void print_report(const ControllerOptions& options, const RunStats& stats, int e
               static_cast<unsigned long long>(f.results_returned));
   std::printf("  completions seen durable   %8llu   (%.1f%% of tasks)\n",
               static_cast<unsigned long long>(f.completions_confirmed), percent(f.completions_confirmed, f.tasks_checked));
+  std::printf("  reruns in one process      %8llu   (compared by the overlap check)\n",
+              static_cast<unsigned long long>(f.same_process_reruns));
   std::printf("duplicates (at-least-once allows them)\n");
   std::printf("  duplicate deliveries       %8llu   (%.2f%% of handler runs)\n",
               static_cast<unsigned long long>(f.duplicate_deliveries), percent(f.duplicate_deliveries, f.handler_runs));

@@ -51,6 +51,9 @@ int run_worker(const ChildOptions& options) {
   Confirmer confirmer(options.server, journal);
   SharedRandom random(options.seed);
   const std::string pid = std::to_string(::getpid());
+  // One sequence for the whole process, taken when a run starts and when it ends: the
+  // checker orders the runs of this process by it (clock milliseconds would tie).
+  std::atomic<uint64_t> run_events{0};
 
   brokerd::WorkerOptions worker_options;
   worker_options.server = options.server;
@@ -61,12 +64,27 @@ int run_worker(const ChildOptions& options) {
   worker_options.reconnect_backoff_max = std::chrono::milliseconds(500);
   brokerd::Worker worker(worker_options);
   worker.register_task(kTaskName, [&](brokerd::TaskContext& task) -> nlohmann::json {
+    const uint64_t run = ++run_events;
     journal.append("D " + std::to_string(monotonic_ms()) + " " + task.id() + " " + std::to_string(task.attempt()) +
-                   " " + std::to_string(task.retries()));
+                   " " + std::to_string(task.retries()) + " " + std::to_string(run));
+    // Journals "F" however the handler ends (returns or throws); a kill leaves the run open.
+    struct RunEnd {
+      JournalWriter& journal;
+      std::atomic<uint64_t>& events;
+      const std::string id;
+      uint64_t run;
+      ~RunEnd() {
+        journal.append("F " + std::to_string(monotonic_ms()) + " " + id + " " + std::to_string(run) + " " +
+                       std::to_string(++events));
+      }
+    } run_end{journal, run_events, task.id(), run};
     if (fails_first_run(task.args()) && task.retries() == 0) {
       throw std::runtime_error("planned failure of the first run");
     }
-    if (options.work_ms > 0) {
+    if (is_slow(task.args())) {
+      // Deaf to stop_requested() on purpose: a lost lease does not end this run early.
+      std::this_thread::sleep_for(std::chrono::milliseconds(kSlowWorkMs));
+    } else if (options.work_ms > 0) {
       // Simulated work, so that kills land while handlers run.
       std::this_thread::sleep_for(std::chrono::milliseconds(random.next(options.work_ms)));
     }
