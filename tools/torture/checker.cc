@@ -15,6 +15,7 @@
 #include "client_options.h"
 #include "journal.h"
 #include "run_overlaps.h"
+#include "task_plan.h"
 
 namespace torture {
 
@@ -25,6 +26,7 @@ namespace fs = std::filesystem;
 // Everything the journals say about one task.
 struct TaskFacts {
   bool confirmed = false;
+  bool poison = false;
   std::map<uint32_t, uint32_t> runs_by_retries;  // retry number -> handler starts
   std::vector<int64_t> run_times;                // D line times
   std::vector<nlohmann::json> returned;          // R results
@@ -103,6 +105,17 @@ std::string end_state(const brokerd::TaskInfo& info) {
   return text;
 }
 
+// A poison task takes its worker down on every delivery, so it can only end when the
+// broker gives up on it: FAILURE "DeliveryLimitExceeded", never SUCCESS.
+template <typename Violation>
+void check_poison_task(const brokerd::TaskInfo& info, Violation& violation, CheckFigures& figures) {
+  if (info.state != brokerd::TaskState::kFailure || !info.error || info.error->type != "DeliveryLimitExceeded") {
+    violation("wrong end state: poison task ended " + end_state(info) + ", not FAILURE DeliveryLimitExceeded");
+    return;
+  }
+  ++figures.poison_dead_lettered;
+}
+
 bool contains(const std::vector<nlohmann::json>& values, const nlohmann::json& value) {
   return std::find(values.begin(), values.end(), value) != values.end();
 }
@@ -121,6 +134,10 @@ void check_task(const std::string& id, const TaskFacts& facts, const brokerd::Re
   const brokerd::TaskInfo& info = answer.value();
   if (!brokerd::is_terminal(info.state)) {
     violation(std::string("not terminal: ") + brokerd::task_state_name(info.state) + " after the drain");
+    return;
+  }
+  if (facts.poison) {
+    check_poison_task(info, violation, figures);
     return;
   }
   if (info.state != brokerd::TaskState::kSuccess) {
@@ -150,7 +167,8 @@ void check_task(const std::string& id, const TaskFacts& facts, const brokerd::Re
 
 }  // namespace
 
-bool check_run(const std::string& journal_dir, const std::string& server, CheckFigures& figures, std::string& error) {
+bool check_run(const std::string& journal_dir, const std::string& server, double poison_fraction,
+               CheckFigures& figures, std::string& error) {
   std::unordered_map<std::string, TaskFacts> tasks;
   for (const fs::directory_entry& entry : fs::directory_iterator(journal_dir)) {
     const std::string name = entry.path().filename().string();
@@ -169,9 +187,16 @@ bool check_run(const std::string& journal_dir, const std::string& server, CheckF
 
   std::vector<std::string> ids;
   ids.reserve(tasks.size());
-  for (const auto& [id, facts] : tasks) {
+  for (auto& [id, facts] : tasks) {
     ids.push_back(id);
+    facts.poison = is_poison(id, poison_fraction);
     if (facts.confirmed) ++figures.confirmed_enqueues;
+    if (facts.poison) {
+      // Delivered again after each crash by design: its runs are not duplicates.
+      ++figures.poison_tasks;
+      for (const auto& retries_and_runs : facts.runs_by_retries) figures.poison_deliveries += retries_and_runs.second;
+      continue;
+    }
     if (!facts.durable.empty()) ++figures.completions_confirmed;
     uint64_t extra = 0;
     for (const auto& [retries, runs] : facts.runs_by_retries) {

@@ -4,7 +4,8 @@
 // Violations (each one fails the run):
 //   lost enqueue        a producer journaled EnqueueOk, the broker says NOT_FOUND
 //   not terminal        a task is still QUEUED/SCHEDULED/STARTED/RETRY after the drain
-//   wrong end state     a task ended FAILURE or REVOKED (every task here must succeed)
+//   wrong end state     a task ended FAILURE or REVOKED (every task here must succeed), or
+//                       a poison task ended other than FAILURE "DeliveryLimitExceeded"
 //   lost completion     a result seen durable is not the result stored now
 //   two durable results two different results of one task were each seen durable
 //   foreign result      the stored result is none that a worker run returned
@@ -12,8 +13,8 @@
 //   overlapping runs    one worker process ran one task in two handlers at once
 //                       (run_overlaps.h)
 // Figures: duplicates (deliveries beyond one per planned run), resends answered
-// "already exists", how many completions were seen durable, and reruns of a task inside
-// one process (what the overlap check compared).
+// "already exists", how many completions were seen durable, poison tasks and their
+// deliveries, and reruns of a task inside one process (what the overlap check compared).
 #pragma once
 
 #include <cstdint>
@@ -34,14 +35,19 @@ struct CheckFigures {
   uint64_t completions_confirmed = 0;  // distinct ids with a C line
   uint64_t duplicate_deliveries = 0;   // runs beyond the first per (task, retry number)
   uint64_t tasks_with_duplicates = 0;
+  uint64_t poison_tasks = 0;           // checked ids that the plan makes poison
+  uint64_t poison_dead_lettered = 0;   // of those, ended FAILURE DeliveryLimitExceeded
+  uint64_t poison_deliveries = 0;      // D lines of poison tasks (each one took a worker down)
   uint64_t same_process_reruns = 0;    // runs of a task in a process after its first there
   uint64_t torn_journal_lines = 0;
   uint64_t journals = 0;
   std::vector<std::string> violations;  // human-readable, one per problem
 };
 
-// `journal_dir` holds producer-*.log and worker-*.log; `server` is the broker to ask.
+// `journal_dir` holds producer-*.log and worker-*.log; `server` is the broker to ask;
+// `poison_fraction` is the run's --poison-fraction (which task ids are poison).
 // Returns false (with `error`) if the broker could not be asked at all.
-bool check_run(const std::string& journal_dir, const std::string& server, CheckFigures& figures, std::string& error);
+bool check_run(const std::string& journal_dir, const std::string& server, double poison_fraction,
+               CheckFigures& figures, std::string& error);
 
 }  // namespace torture

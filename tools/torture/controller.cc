@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -33,9 +34,27 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-// Polls the queue statistics until nothing is waiting or running, or `deadline`.
+// How often the controller looks for worker processes that exited on their own (poison
+// tasks take them down several times a second) to replace them.
+constexpr milliseconds kReplaceStep{20};
+
+// Sleeps until `until`, replacing exited workers every kReplaceStep meanwhile. Returns
+// how many exited other than by a poison task (fleet.h).
+unsigned wait_replacing_workers(Fleet& fleet, Clock::time_point until) {
+  unsigned unexpected = fleet.replace_dead_workers();
+  while (Clock::now() < until) {
+    // Polling: a child's exit has no fd to wait on here (processes.h).
+    std::this_thread::sleep_until(std::min(until, Clock::now() + kReplaceStep));
+    unexpected += fleet.replace_dead_workers();
+  }
+  return unexpected;
+}
+
+// Polls the queue statistics until nothing is waiting or running, or `deadline`; poison
+// tasks keep taking workers down until the broker ends them, so exited workers are
+// replaced meanwhile (their unexpected exits are added to `workers_died_alone`).
 // Polling: "the queue became empty" is nothing the broker pushes.
-bool wait_for_drain(const std::string& server, Clock::time_point deadline) {
+bool wait_for_drain(const std::string& server, Fleet& fleet, Clock::time_point deadline, unsigned& workers_died_alone) {
   std::unique_ptr<brokerd::Client> client;
   while (Clock::now() < deadline) {
     if (!client || !client->connected()) {
@@ -50,7 +69,7 @@ bool wait_for_drain(const std::string& server, Clock::time_point deadline) {
         if (open == 0) return true;
       }
     }
-    std::this_thread::sleep_for(milliseconds(100));
+    workers_died_alone += wait_replacing_workers(fleet, std::min(deadline, Clock::now() + milliseconds(100)));
   }
   return false;
 }
@@ -126,8 +145,7 @@ int run_controller(const ControllerOptions& options) {
     // The pause is the randomness of "when": kills land wherever the processes are.
     const Clock::time_point next_kill = Clock::now() + milliseconds(pause_ms(random));
     if (next_kill >= chaos_deadline) break;
-    std::this_thread::sleep_until(next_kill);
-    workers_died_alone += fleet.replace_dead_workers();
+    workers_died_alone += wait_replacing_workers(fleet, next_kill);
     const bool kill_broker = options.kill_mode == KillMode::kBroker ||
                              (options.kill_mode == KillMode::kBoth && random() % 2 == 0);
     if (kill_broker) {
@@ -154,10 +172,6 @@ int run_controller(const ControllerOptions& options) {
   }
   stats.chaos_seconds = seconds_since(started);
   workers_died_alone += fleet.replace_dead_workers();
-  if (workers_died_alone > 0) {
-    stats.figures.violations.push_back(std::to_string(workers_died_alone) +
-                                       " worker process(es) exited without being killed; see logs/");
-  }
 
   // ---- 2. drain ----
   const Clock::time_point drain_started = Clock::now();
@@ -166,9 +180,14 @@ int run_controller(const ControllerOptions& options) {
     stats.figures.violations.push_back(std::to_string(stats.producer_failures) +
                                        " producer(s) failed (an enqueue error no retry could fix); see logs/");
   }
-  stats.drained = wait_for_drain(broker.address(), drain_deadline);
+  stats.drained = wait_for_drain(broker.address(), fleet, drain_deadline, workers_died_alone);
   fleet.stop_workers();
   stats.drain_seconds = seconds_since(drain_started);
+  stats.poison_exits = fleet.poison_exits();
+  if (workers_died_alone > 0) {
+    stats.figures.violations.push_back(std::to_string(workers_died_alone) +
+                                       " worker process(es) exited without being killed or poisoned; see logs/");
+  }
 
   // ---- 3. check, on what survived one more crash ----
   const Clock::time_point check_started = Clock::now();
@@ -179,7 +198,8 @@ int run_controller(const ControllerOptions& options) {
     return finish(options, stats, started, temporary_dir, 1);
   }
   std::string check_error;
-  stats.checked = check_run(stats.work_dir + "/journals", broker.address(), stats.figures, check_error);
+  stats.checked =
+      check_run(stats.work_dir + "/journals", broker.address(), options.poison_fraction, stats.figures, check_error);
   if (!stats.checked) stats.error = check_error;
   stats.check_seconds = seconds_since(check_started);
 

@@ -3,8 +3,10 @@
 #include <sys/wait.h>
 
 #include <chrono>
+#include <cstdio>
 
 #include "processes.h"
+#include "task_plan.h"
 
 namespace torture {
 
@@ -12,6 +14,13 @@ namespace {
 // A graceful stop includes the worker's drain (up to 10 s for the last outcomes) and
 // its confirmer (5 s).
 constexpr std::chrono::milliseconds kChildStopTimeout{20000};
+
+// Every digit: the producer must decide which tasks are poison exactly as the checker does.
+std::string exact(double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.17g", value);
+  return text;
+}
 }  // namespace
 
 Fleet::Fleet(const ControllerOptions& options, std::string self, std::string work_dir, std::mt19937_64& random)
@@ -35,7 +44,8 @@ bool Fleet::start(const std::string& server, const std::string& run_tag) {
     const pid_t pid = spawn_process({self_, "--role", "producer", "--server", server_, "--journal",
                                      work_dir_ + "/journals/" + tag + ".log", "--child-seed", std::to_string(random_()),
                                      "--run-tag", run_tag, "--producer-index", std::to_string(p), "--count",
-                                     std::to_string(per_producer), "--child-rate", std::to_string(rate)},
+                                     std::to_string(per_producer), "--child-rate", std::to_string(rate),
+                                     "--child-poison-fraction", exact(options_.poison_fraction)},
                                     work_dir_ + "/logs/" + tag + ".log");
     if (pid < 0) return false;
     producers_.push_back(pid);
@@ -50,15 +60,19 @@ bool Fleet::kill_random_worker() {
 }
 
 unsigned Fleet::replace_dead_workers() {
-  unsigned dead = 0;
+  unsigned unexpected = 0;
   for (unsigned slot = 0; slot < workers_.size(); ++slot) {
     int status = 0;
     if (::waitpid(workers_[slot].pid, &status, WNOHANG) == workers_[slot].pid) {
-      ++dead;
+      if (WIFEXITED(status) && WEXITSTATUS(status) == kPoisonExitCode) {
+        ++poison_exits_;
+      } else {
+        ++unexpected;
+      }
       spawn_worker(slot);
     }
   }
-  return dead;
+  return unexpected;
 }
 
 unsigned Fleet::stop_producers() {

@@ -29,9 +29,12 @@ class Fleet {
   // SIGKILLs one worker chosen at random and starts its replacement.
   bool kill_random_worker();
 
-  // A worker that exited on its own is a finding (it should only die when killed):
-  // returns how many did, after replacing them so the run goes on.
+  // Replaces every worker that exited on its own, so the run goes on. One that exited
+  // with kPoisonExitCode was taken down by a poison task (task_plan.h), as planned: it is
+  // counted in poison_exits(). Any other exit is a finding (a worker should only die when
+  // killed): returns how many of those there were.
   unsigned replace_dead_workers();
+  unsigned poison_exits() const { return poison_exits_; }
 
   // SIGTERM to every producer (a finished one has exited already); returns how many
   // exited with a failure.
@@ -55,6 +58,7 @@ class Fleet {
   std::string server_;
   std::vector<pid_t> producers_;
   std::vector<Slot> workers_;
+  unsigned poison_exits_ = 0;
 };
 
 }  // namespace torture

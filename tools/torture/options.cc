@@ -25,10 +25,14 @@ constexpr const char* kFooter =
     "then stops the producers, lets the workers drain, kills and restarts brokerd once\n"
     "more and checks every task over the client library:\n"
     "  - every enqueue a producer saw confirmed exists;\n"
-    "  - every task ended SUCCESS (nothing stuck, nothing lost on the way);\n"
+    "  - every task ended SUCCESS (nothing stuck, nothing lost on the way), except that\n"
+    "    every poison task ended FAILURE \"DeliveryLimitExceeded\";\n"
     "  - every completion seen durable is still stored with the result its worker sent;\n"
     "  - every stored result is one that some worker run produced;\n"
-    "  - no task was delivered again after its success was durable.\n"
+    "  - no task was delivered again after its success was durable;\n"
+    "  - no worker process ran one task in two handlers at once.\n"
+    "A poison task (--poison-fraction of them) makes the worker process that gets it exit\n"
+    "at once, on every delivery; the controller restarts such workers.\n"
     "Duplicate deliveries (at-least-once) are counted and reported, not failed.\n"
     "Exit status: 0 all checks passed, 1 a check failed, 2 usage or set-up error,\n"
     "3 the run did not complete (kill target or drain not reached within --max-seconds).";
@@ -82,6 +86,11 @@ int parse_options(int argc, char** argv, Options& options) {
       ->check(CLI::Range(0u, 10000u))
       ->capture_default_str();
   app.add_option("--lease-ms", c.lease_ms, "Workers' lease")->check(CLI::Range(1000u, 3600000u))->capture_default_str();
+  app.add_option("--poison-fraction", c.poison_fraction,
+                 "Share of the tasks that are poison: each delivery makes its worker process exit at "
+                 "once; enqueued with max_deliveries 3, they must end FAILURE DeliveryLimitExceeded")
+      ->check(CLI::Range(0.0, 0.5))
+      ->capture_default_str();
   app.add_option("--max-seconds", c.max_seconds, "Bound on the whole run, checks included")
       ->check(CLI::Range(10.0, 86400.0))
       ->capture_default_str();
@@ -97,6 +106,7 @@ int parse_options(int argc, char** argv, Options& options) {
   app.add_option("--producer-index", k.producer_index, "(producer) index in task ids");
   app.add_option("--count", k.count, "(producer) tasks to enqueue");
   app.add_option("--child-rate", k.rate, "(producer) enqueues per second");
+  app.add_option("--child-poison-fraction", k.poison_fraction, "(producer) share of poison tasks");
   app.add_option("--concurrency", k.concurrency, "(worker) handler threads");
   app.add_option("--child-work-ms", k.work_ms, "(worker) handler work 0..N ms");
   app.add_option("--child-lease-ms", k.lease_ms, "(worker) lease");

@@ -34,6 +34,7 @@ struct ControllerOptions {
   uint64_t tasks = 200000;           // upper bound over all producers
   unsigned work_ms = 2;              // a handler works 0..work_ms ms
   unsigned lease_ms = 10000;         // workers' lease
+  double poison_fraction = 0.02;     // of the tasks: poison (task_plan.h), 0..1
   double max_seconds = 600;          // the whole run, checks included
   uint64_t seed = 0;                 // 0: random
   std::string work_dir;              // empty: a fresh temporary dir
@@ -49,6 +50,7 @@ struct ChildOptions {
   unsigned producer_index = 0;
   uint64_t count = 0;    // tasks to enqueue
   double rate = 100;     // enqueues per second
+  double poison_fraction = 0;
   // Worker.
   unsigned concurrency = 2;
   unsigned work_ms = 2;

@@ -47,7 +47,7 @@ class Producer {
       next += interval;
       if (Clock::now() - next > std::chrono::seconds(1)) next = Clock::now();  // no catch-up burst after an outage
       const std::string id = task_id(options_.run_tag, options_.producer_index, seq);
-      if (!enqueue_until_confirmed(id, task_request(id, seq))) return 2;
+      if (!enqueue_until_confirmed(id, task_request(id, seq, options_.poison_fraction))) return 2;
     }
     return 0;
   }

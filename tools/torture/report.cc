@@ -48,8 +48,15 @@ void print_report(const ControllerOptions& options, const RunStats& stats, int e
   std::printf("  handler runs               %8llu   (planned first-run failures %llu, results returned %llu)\n",
               static_cast<unsigned long long>(f.handler_runs), static_cast<unsigned long long>(f.planned_failures),
               static_cast<unsigned long long>(f.results_returned));
-  std::printf("  completions seen durable   %8llu   (%.1f%% of tasks)\n",
-              static_cast<unsigned long long>(f.completions_confirmed), percent(f.completions_confirmed, f.tasks_checked));
+  std::printf("  completions seen durable   %8llu   (%.1f%% of the tasks that must succeed)\n",
+              static_cast<unsigned long long>(f.completions_confirmed),
+              percent(f.completions_confirmed, f.tasks_checked - f.poison_tasks));
+  std::printf("  poison tasks               %8llu   (--poison-fraction %g): %llu ended DeliveryLimitExceeded; "
+              "%llu deliveries seen, %u worker processes taken down\n",
+              static_cast<unsigned long long>(f.poison_tasks), options.poison_fraction,
+              static_cast<unsigned long long>(f.poison_dead_lettered),
+              static_cast<unsigned long long>(f.poison_deliveries),
+              stats.poison_exits);
   std::printf("  reruns in one process      %8llu   (compared by the overlap check)\n",
               static_cast<unsigned long long>(f.same_process_reruns));
   std::printf("duplicates (at-least-once allows them)\n");

@@ -24,6 +24,7 @@ struct RunStats {
   bool drained = false;
   int broker_exit_code = 0;     // at the final SIGTERM
   unsigned producer_failures = 0;  // producers that exited non-zero
+  unsigned poison_exits = 0;       // worker processes a poison task took down
   bool checked = false;
   std::string error;            // set-up or infrastructure failure, if any
   CheckFigures figures;

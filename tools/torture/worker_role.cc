@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <mutex>
 #include <random>
 #include <stdexcept>
@@ -67,6 +68,7 @@ int run_worker(const ChildOptions& options) {
     const uint64_t run = ++run_events;
     journal.append("D " + std::to_string(monotonic_ms()) + " " + task.id() + " " + std::to_string(task.attempt()) +
                    " " + std::to_string(task.retries()) + " " + std::to_string(run));
+    if (is_poison(task.args())) std::_Exit(kPoisonExitCode);  // no unwinding, no goodbye: a crash
     // Journals "F" however the handler ends (returns or throws); a kill leaves the run open.
     struct RunEnd {
       JournalWriter& journal;

@@ -12,6 +12,9 @@
 // A result holds the worker's pid, the attempt and a random nonce, so every run's result
 // differs and the checker can tell which run's result the broker kept.
 //
+// A poison task (task_plan.h) makes the process exit with kPoisonExitCode right after its
+// D line, with std::_Exit: no destructor, no graceful anything, like a crash in a handler.
+//
 // SIGTERM stops it gracefully (running handlers finish and report; the confirmer gets a
 // few seconds to confirm them). SIGKILL is what the controller uses to test crashes.
 #pragma once
