@@ -14,6 +14,20 @@ std::chrono::milliseconds limit_of(int64_t delivery_ms, std::chrono::millisecond
 
 }  // namespace
 
+template <typename Predicate>
+void DeliveryQueue::remove_waiting_if(Predicate predicate) {
+  std::erase_if(items_, [&](const QueuedDelivery& item) {
+    if (!predicate(item)) return false;
+    forget_waiting(item.delivery.task_id());
+    return true;
+  });
+}
+
+void DeliveryQueue::forget_waiting(const std::string& task_id) {
+  auto it = waiting_ids_.find(task_id);
+  if (it != waiting_ids_.end() && --it->second == 0) waiting_ids_.erase(it);
+}
+
 bool DeliveryQueue::push(QueuedDelivery item) {
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -21,13 +35,18 @@ bool DeliveryQueue::push(QueuedDelivery item) {
     // The broker leases a task to one holder at a time: a new lease of it means that any
     // older one here is over (it expired unnoticed, or went with a lost connection).
     const std::string& task_id = item.delivery.task_id();
-    std::erase_if(items_, [&](const QueuedDelivery& waiting) { return waiting.delivery.task_id() == task_id; });
+    if (waiting_ids_.count(task_id)) {  // rare: look through the queue only then
+      remove_waiting_if([&](const QueuedDelivery& waiting) { return waiting.delivery.task_id() == task_id; });
+    }
     for (Run& run : runs_) {
       if (run.task_id == task_id && !run.settled) run.flags->lease_lost.store(true);
     }
+    ++waiting_ids_[task_id];
     items_.push_back(std::move(item));
   }
-  cv_.notify_all();  // not notify_one: the woken thread may find only a blocked task id
+  // One waiter is enough: if the new delivery is blocked by a run of its task id, no
+  // thread can take it, and finish() wakes them all when that run ends.
+  cv_.notify_one();
   return true;
 }
 
@@ -51,6 +70,7 @@ std::optional<QueuedDelivery> DeliveryQueue::pop() {
   if (closed_) return std::nullopt;
   QueuedDelivery item = std::move(*next);
   items_.erase(next);
+  forget_waiting(item.delivery.task_id());
   item.flags = std::make_shared<RunFlags>();
 
   const v1::Delivery& delivery = item.delivery;
@@ -102,6 +122,7 @@ LeaseMatch DeliveryQueue::end_lease(const std::string& task_id, uint64_t lease_i
     return item.delivery.task_id() == task_id && item.delivery.lease_id() == lease_id;
   });
   if (waiting != items_.end()) {
+    forget_waiting(task_id);
     items_.erase(waiting);
     return LeaseMatch::kDropped;
   }
@@ -124,7 +145,7 @@ LeaseMatch DeliveryQueue::lose(const std::string& task_id, uint64_t lease_id) {
 
 void DeliveryQueue::lose_generation(uint64_t generation) {
   std::lock_guard<std::mutex> lock(mu_);
-  std::erase_if(items_, [&](const QueuedDelivery& item) { return item.generation == generation; });
+  remove_waiting_if([&](const QueuedDelivery& item) { return item.generation == generation; });
   for (Run& run : runs_) {
     if (run.generation == generation && !run.settled) run.flags->lease_lost.store(true);
   }
@@ -179,6 +200,7 @@ void DeliveryQueue::close() {
     std::lock_guard<std::mutex> lock(mu_);
     closed_ = true;
     items_.clear();
+    waiting_ids_.clear();
   }
   cv_.notify_all();
 }

@@ -29,6 +29,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "broker.pb.h"
@@ -148,6 +149,10 @@ class DeliveryQueue {
   };
 
   bool running(const std::string& task_id) const;  // REQUIRES(mu_)
+  // Removes the waiting deliveries that match, keeping waiting_ids_ in step.
+  template <typename Predicate>
+  void remove_waiting_if(Predicate predicate);  // REQUIRES(mu_)
+  void forget_waiting(const std::string& task_id);  // REQUIRES(mu_): one waiting delivery left
   std::deque<QueuedDelivery>::iterator next_runnable();  // REQUIRES(mu_)
   Run* find_run(const QueuedDelivery& item);  // REQUIRES(mu_)
   LeaseMatch end_lease(const std::string& task_id, uint64_t lease_id, std::atomic<bool> RunFlags::*flag);
@@ -156,6 +161,9 @@ class DeliveryQueue {
   mutable std::mutex mu_;
   std::condition_variable cv_;  // a delivery pushed, a run finished, closed
   std::deque<QueuedDelivery> items_;  // GUARDED_BY(mu_): waiting, in delivery order
+  // GUARDED_BY(mu_): how many of items_ have each task id, so that push() finds an older
+  // lease of the same task without a scan.
+  std::unordered_map<std::string, uint32_t> waiting_ids_;
   std::vector<Run> runs_;             // GUARDED_BY(mu_): at most `concurrency` entries
   bool closed_ = false;               // GUARDED_BY(mu_)
 };
