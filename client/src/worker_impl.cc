@@ -248,17 +248,22 @@ void Worker::Impl::report(uint64_t generation, v1::Complete complete) {
     return;
   }
   const std::string task_id = complete.task_id();
+  const bool time_limit = complete.has_failure() && complete.failure().error().type() == "TimeLimitExceeded";
   v1::Envelope envelope;
   *envelope.mutable_complete() = std::move(complete);
-  connection->send(std::move(envelope), [this, task_id](Result<v1::Envelope> reply) {
-    on_complete_reply(task_id, std::move(reply));
+  connection->send(std::move(envelope), [this, task_id, time_limit](Result<v1::Envelope> reply) {
+    on_complete_reply(task_id, time_limit, std::move(reply));
   });
 }
 
-void Worker::Impl::on_complete_reply(const std::string& task_id, Result<v1::Envelope> reply) {
+void Worker::Impl::on_complete_reply(const std::string& task_id, bool time_limit, Result<v1::Envelope> reply) {
   reply = internal::expect_body(std::move(reply), v1::Envelope::kCompleteOk, "Complete");
   if (reply.ok()) {
     ++completed_;
+  } else if (reply.status().code() == ErrorCode::kStaleLease && time_limit) {
+    // A producer's time limit: the broker ends the lease at delivery + the limit, a moment
+    // before this worker's count (from the handler's start) runs out. Same outcome.
+    internal::log_notice("task " + task_id + " had already been ended by the broker at its time limit");
   } else if (reply.status().code() == ErrorCode::kStaleLease) {
     // The lease expired (a handler outran it without heartbeats reaching the broker) and
     // the task went to another attempt; that attempt's outcome is the one that counts.

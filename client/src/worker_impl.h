@@ -69,7 +69,8 @@ class Worker::Impl {
   void on_delivery(uint64_t generation, v1::Delivery delivery);
   void on_push(uint64_t generation, const v1::Envelope& push);
   void on_connection_lost(uint64_t generation, const Status& status);
-  void on_complete_reply(const std::string& task_id, Result<v1::Envelope> reply);
+  // `time_limit`: the outcome was this worker's TimeLimitExceeded report.
+  void on_complete_reply(const std::string& task_id, bool time_limit, Result<v1::Envelope> reply);
   void on_heartbeat_reply(uint64_t generation, const std::vector<internal::HeldLease>& named,
                           Result<v1::Envelope> reply);
 
