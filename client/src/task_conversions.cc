@@ -80,6 +80,10 @@ TaskInfo to_task_info(const v1::TaskRecord& record) {
   info.attempts = record.attempts();
   info.retries = record.retries();
   info.max_retries = record.retry().max_retries();  // unset reads as 0, the server default
+  info.lost_leases = record.lost_leases();
+  info.max_deliveries = record.max_deliveries();
+  info.time_limit_ms = record.time_limit_ms();
+  info.soft_time_limit_ms = record.soft_time_limit_ms();
   info.created_ms = record.created_ms();
   info.due_ms = record.due_ms();
   info.started_ms = record.started_ms();

@@ -11,7 +11,9 @@ namespace brokerd::testing {
 namespace {
 
 TEST_F(BrokerctlTest, EnqueuePrintsTheIdAloneAndTaskShowsIt) {
-  CommandRun enqueued = brokerctl("enqueue add --args '[4, 4]' --priority 3 --max-retries 2");
+  CommandRun enqueued = brokerctl(
+      "enqueue add --args '[4, 4]' --priority 3 --max-retries 2 --time-limit 60 --soft-time-limit 1.5 "
+      "--max-deliveries 5");
   ASSERT_EQ(enqueued.exit_code, 0);
   ASSERT_EQ(enqueued.out.back(), '\n');
   const std::string id = enqueued.out.substr(0, enqueued.out.size() - 1);
@@ -27,6 +29,13 @@ TEST_F(BrokerctlTest, EnqueuePrintsTheIdAloneAndTaskShowsIt) {
   EXPECT_TRUE(task["error"].is_null());
   EXPECT_EQ(task["attempts"], 0);
   EXPECT_EQ(task["priority"], 3);
+  EXPECT_EQ(task["time_limit_ms"], 60'000);
+  EXPECT_EQ(task["soft_time_limit_ms"], 1500);
+  EXPECT_EQ(task["max_deliveries"], 5);
+  EXPECT_EQ(task["lost_leases"], 0);
+  CommandRun human = brokerctl("task " + id);
+  EXPECT_NE(human.out.find("60000 ms (soft 1500 ms)"), std::string::npos) << human.out;
+  EXPECT_NE(brokerctl("enqueue add --max-deliveries 0").exit_code, 0);  // 1..1000
 }
 
 TEST_F(BrokerctlTest, EnqueueWithIdIsIdempotent) {

@@ -29,6 +29,9 @@ struct EnqueueOptions {
   uint32_t priority = 0;               // 0..9
   double countdown_seconds = 0;        // fractional seconds allowed
   std::optional<uint32_t> max_retries; // unset: the broker's default (no retries)
+  double time_limit_seconds = 0;       // 0: none
+  double soft_time_limit_seconds = 0;  // 0: none
+  uint32_t max_deliveries = 0;         // 0: the broker's max_deliveries setting
   std::string id;                      // empty: the broker generates one
 };
 

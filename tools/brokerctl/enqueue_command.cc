@@ -45,6 +45,10 @@ int run_enqueue(const GlobalOptions& global, const EnqueueOptions& options) {
   request.options.countdown =
       std::chrono::milliseconds(std::llround(options.countdown_seconds * 1000.0));
   request.options.retry.max_retries = options.max_retries;
+  request.options.time_limit = std::chrono::milliseconds(std::llround(options.time_limit_seconds * 1000.0));
+  request.options.soft_time_limit =
+      std::chrono::milliseconds(std::llround(options.soft_time_limit_seconds * 1000.0));
+  request.options.max_deliveries = options.max_deliveries;
 
   auto client = connect_or_report(global);
   if (!client) return kExitError;

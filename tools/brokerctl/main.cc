@@ -45,6 +45,19 @@ void add_enqueue(CLI::App& app, brokerctl::EnqueueOptions& options) {
                    "Retries allowed after a failure, with exponential backoff (default 0)")
       ->type_name("N")
       ->check(CLI::Range(0, 1000));
+  verb->add_option("--time-limit", options.time_limit_seconds,
+                   "Hard run-time limit of one delivery: FAILURE TimeLimitExceeded past it (at most a week)")
+      ->type_name("SECONDS")
+      ->check(CLI::Range(0.0, 604800.0));
+  verb->add_option("--soft-time-limit", options.soft_time_limit_seconds,
+                   "The handler is asked to stop after this long (not more than --time-limit)")
+      ->type_name("SECONDS")
+      ->check(CLI::Range(0.0, 604800.0));
+  verb->add_option("--max-deliveries", options.max_deliveries,
+                   "Deliveries without an outcome (worker died or hung) before the task ends FAILURE "
+                   "DeliveryLimitExceeded (default: the broker's max_deliveries, 20)")
+      ->type_name("N")
+      ->check(CLI::Range(1, 1000));
   verb->add_option("--id", options.id,
                    "Task id to use (idempotent: an existing id is left unchanged)");
 }

@@ -59,6 +59,13 @@ nlohmann::ordered_json task_to_json(const brokerd::TaskInfo& task) {
       {"attempts", task.attempts},
       {"retries", task.retries},
       {"max_retries", task.max_retries},
+      {"lost_leases", task.lost_leases},
+      {"max_deliveries", task.max_deliveries == 0 ? nlohmann::ordered_json(nullptr)
+                                                  : nlohmann::ordered_json(task.max_deliveries)},
+      {"time_limit_ms", task.time_limit_ms == 0 ? nlohmann::ordered_json(nullptr)
+                                                : nlohmann::ordered_json(task.time_limit_ms)},
+      {"soft_time_limit_ms", task.soft_time_limit_ms == 0 ? nlohmann::ordered_json(nullptr)
+                                                          : nlohmann::ordered_json(task.soft_time_limit_ms)},
       {"priority", task.priority},
       {"worker", task.worker.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(task.worker)},
       {"created_ms", timestamp_or_null(task.created_ms)},
@@ -86,6 +93,16 @@ void print_task_human(std::ostream& out, const brokerd::TaskInfo& task) {
   print_field(out, "attempts", std::to_string(task.attempts));
   print_field(out, "retries",
               std::to_string(task.retries) + " of " + std::to_string(task.max_retries));
+  if (task.lost_leases > 0 || task.max_deliveries > 0) {
+    print_field(out, "lost",
+                std::to_string(task.lost_leases) + " leases of " +
+                    (task.max_deliveries > 0 ? std::to_string(task.max_deliveries) : "the broker's max_deliveries"));
+  }
+  if (task.time_limit_ms > 0 || task.soft_time_limit_ms > 0) {
+    print_field(out, "time limit",
+                (task.time_limit_ms > 0 ? std::to_string(task.time_limit_ms) + " ms" : "-") + " (soft " +
+                    (task.soft_time_limit_ms > 0 ? std::to_string(task.soft_time_limit_ms) + " ms" : "-") + ")");
+  }
   print_field(out, "worker", task.worker.empty() ? "-" : task.worker);
   print_field(out, "created", format_timestamp(task.created_ms));
   // Only a waiting task has a meaningful due time; on others it is history.

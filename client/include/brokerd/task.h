@@ -89,6 +89,10 @@ struct TaskInfo {
   uint32_t attempts = 0;     // deliveries so far
   uint32_t retries = 0;      // retries scheduled so far
   uint32_t max_retries = 0;
+  uint32_t lost_leases = 0;     // deliveries in a row that ended without an outcome
+  uint32_t max_deliveries = 0;  // where lost_leases ends the task (0: the broker's setting)
+  int64_t time_limit_ms = 0;    // from TaskOptions (0: none)
+  int64_t soft_time_limit_ms = 0;
   int64_t created_ms = 0;
   int64_t due_ms = 0;
   int64_t started_ms = 0;
