@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "engine_fixture.h"
-#include "server/storage/faulty_storage.h"
+#include "faulty_engine_fixture.h"
 
 namespace brokerd::server {
 namespace {
@@ -212,77 +212,44 @@ TEST_F(EngineReliabilityTest, DrainedQueuesAreForgottenAfterTheirIdleTtl) {
   EXPECT_EQ(names, (std::vector<std::string>{"back", "keep"}));
 }
 
-// With the store behind FaultyStorage, for write counting and injected faults.
-class EngineFaultTest : public ::testing::Test {
+// With the store behind FaultyStorage, for injected crashes and read errors.
+class EngineFaultTest : public FaultyEngineTest {
  protected:
-  void SetUp() override { open(); }
-  void open() {
-    RocksStorageOptions options;
-    options.path = dir_.file("db");
-    auto opened = RocksStorage::open(options);
-    ASSERT_TRUE(opened.ok()) << opened.status().message();
-    rocks_ = std::move(opened.value());
-    storage_ = std::make_unique<FaultyStorage>(*rocks_);
-    engine_ = std::make_unique<Engine>(*storage_, clock_, EngineOptions{});
-    ASSERT_TRUE(engine_->open().ok());
+  // Five tasks with ids, enqueued as one batch while a consumer with credit waits, so
+  // every task is delivered as it is applied (the first delivery also makes a block of
+  // lease ids durable, a write of its own).
+  Result<std::vector<EnqueueOutcome>> enqueue_batch_to_a_waiting_consumer(uint64_t& ticket) {
+    auto sink = std::make_shared<RecordingSink>();
+    const ConsumerId worker = engine_->register_consumer(sink, ConsumerIdentity{"w", "", 0, ""});
+    EXPECT_TRUE(engine_->consume(worker, {}, 100, 0).ok());
+    std::vector<const v1::TaskSpec*> pointers;
+    for (const v1::TaskSpec& spec : batch_) pointers.push_back(&spec);
+    return engine_->enqueue_batch(pointers, ticket);
   }
-  void restart() {
-    engine_.reset();
-    storage_.reset();
-    rocks_.reset();
-    open();
-  }
-  bool exists(const std::string& id) {
-    uint64_t ticket = 0;
-    return engine_->get_task(id, ticket).ok();
+  size_t batch_tasks_on_disk() {
+    size_t present = 0;
+    for (const v1::TaskSpec& spec : batch_) present += get(spec.id()).ok() ? 1 : 0;
+    return present;
   }
 
-  testing::TempDir dir_;
-  ManualClock clock_;
-  std::unique_ptr<RocksStorage> rocks_;
-  std::unique_ptr<FaultyStorage> storage_;
-  std::unique_ptr<Engine> engine_;
+  const std::vector<v1::TaskSpec> batch_ = {spec("batch-0"), spec("batch-1"), spec("batch-2"), spec("batch-3"),
+                                            spec("batch-4")};
 };
 
 TEST_F(EngineFaultTest, BatchIsOneWriteEvenWhenItsTasksAreDeliveredAtOnce) {
-  // A consumer with credit waits, so every task of the batch is delivered as it is
-  // applied; the first delivery also needs a durable block of lease ids.
-  auto sink = std::make_shared<RecordingSink>();
-  const ConsumerId worker = engine_->register_consumer(sink, ConsumerIdentity{"w", "", 0, ""});
-  ASSERT_TRUE(engine_->consume(worker, {}, 100, 0).ok());
-  std::vector<v1::TaskSpec> specs(5);
-  std::vector<const v1::TaskSpec*> pointers;
-  for (size_t i = 0; i < specs.size(); ++i) {
-    specs[i].set_name("t");
-    specs[i].set_id("batch-" + std::to_string(i));
-    pointers.push_back(&specs[i]);
-  }
   storage_->fail_writes_after(1);  // the process "dies" at the second write
   uint64_t ticket = 0;
-  ASSERT_TRUE(engine_->enqueue_batch(pointers, ticket).ok());
+  ASSERT_TRUE(enqueue_batch_to_a_waiting_consumer(ticket).ok());
   (void)engine_->flush();  // nothing is left to write, or the write fails: either way, see below
   storage_->clear();
   restart();
-  int present = 0;
-  for (size_t i = 0; i < specs.size(); ++i) present += exists(specs[i].id()) ? 1 : 0;
-  EXPECT_EQ(present, 5) << "a batch must reach storage whole (it was the one write that succeeded)";
+  EXPECT_EQ(batch_tasks_on_disk(), 5u) << "a batch must reach storage whole (it was the one write that succeeded)";
 }
 
 TEST_F(EngineFaultTest, FailedBatchWriteLeavesNothing) {
-  auto sink = std::make_shared<RecordingSink>();
-  const ConsumerId worker = engine_->register_consumer(sink, ConsumerIdentity{"w", "", 0, ""});
-  ASSERT_TRUE(engine_->consume(worker, {}, 100, 0).ok());
-  std::vector<v1::TaskSpec> specs(5);
-  std::vector<const v1::TaskSpec*> pointers;
-  for (size_t i = 0; i < specs.size(); ++i) {
-    specs[i].set_name("t");
-    specs[i].set_id("batch-" + std::to_string(i));
-    pointers.push_back(&specs[i]);
-  }
   storage_->fail_writes_after(0);
   uint64_t ticket = 0;
-  auto outcome = engine_->enqueue_batch(pointers, ticket);
-  if (outcome.ok()) {
+  if (enqueue_batch_to_a_waiting_consumer(ticket).ok()) {
     // The write may happen inside the call (the first delivery makes lease ids durable)
     // or at the flush: either the flush fails or the ticket's write did.
     const bool flushed = engine_->flush().ok();
@@ -290,16 +257,11 @@ TEST_F(EngineFaultTest, FailedBatchWriteLeavesNothing) {
   }
   storage_->clear();
   restart();
-  for (const v1::TaskSpec& spec : specs) EXPECT_FALSE(exists(spec.id())) << spec.id();
+  EXPECT_EQ(batch_tasks_on_disk(), 0u);
 }
 
 TEST_F(EngineFaultTest, ReadErrorKeepsTheReadyEntry) {
-  uint64_t ticket = 0;
-  v1::TaskSpec spec;
-  spec.set_name("t");
-  auto enqueued = engine_->enqueue(spec, ticket);
-  ASSERT_TRUE(enqueued.ok());
-  ASSERT_TRUE(engine_->flush().ok());
+  ASSERT_TRUE(try_enqueue("kept").ok());
   restart();  // the record is read from disk at delivery, not from the write cache
   storage_->fail_task_reads(true);
   auto sink = std::make_shared<RecordingSink>();
@@ -312,7 +274,7 @@ TEST_F(EngineFaultTest, ReadErrorKeepsTheReadyEntry) {
   storage_->fail_task_reads(false);
   engine_->resume_deliveries(worker);  // any later dispatch tries the kept entry again
   ASSERT_EQ(sink->deliveries.size(), 1u);
-  EXPECT_EQ(sink->deliveries[0].task_id(), enqueued->id);
+  EXPECT_EQ(sink->deliveries[0].task_id(), "kept");
 }
 
 }  // namespace
