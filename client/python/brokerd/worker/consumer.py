@@ -619,18 +619,14 @@ class WorkerLoop:
         it (apply_async), else the task's own, else the worker's defaults. A soft limit at
         or past the hard one would never be seen: dropped."""
         task = self.app.tasks.get(job.name)
-        if job.soft_time_limit_ms > 0:
-            soft = job.soft_time_limit_ms / 1000
-        elif task is not None and task.soft_time_limit is not None:
-            soft = task.soft_time_limit
-        else:
-            soft = self.soft_time_limit
-        if job.time_limit_ms > 0:
-            hard = job.time_limit_ms / 1000
-        elif task is not None and task.time_limit is not None:
-            hard = task.time_limit
-        else:
-            hard = self.time_limit
+
+        def first_given(delivery_ms: int, task_value: float | None, worker_value: float | None) -> float | None:
+            if delivery_ms > 0:
+                return delivery_ms / 1000
+            return task_value if task_value is not None else worker_value
+
+        soft = first_given(job.soft_time_limit_ms, task.soft_time_limit if task else None, self.soft_time_limit)
+        hard = first_given(job.time_limit_ms, task.time_limit if task else None, self.time_limit)
         if soft is not None and hard is not None and soft >= hard:
             soft = None
         return soft, hard
