@@ -7,6 +7,8 @@
 #include <atomic>
 #include <cstdio>
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include "bench_context.h"
 #include "options.h"
@@ -47,6 +49,14 @@ nlohmann::json config_json(const BenchOptions& options) {
   };
 }
 
+// Whether `args` set the server flag `flag` ("--flag=VALUE" or "--flag" "VALUE").
+bool names_setting(const std::vector<std::string>& args, const std::string& flag) {
+  for (const std::string& arg : args) {
+    if (arg == flag || arg.rfind(flag + "=", 0) == 0) return true;
+  }
+  return false;
+}
+
 int fail(const std::string& message) {
   std::cerr << "broker-bench: " << message << "\n";
   return 1;
@@ -64,7 +74,12 @@ int main(int argc, char** argv) {
   std::string error;
   if (options.spawn) {
     const std::string binary = options.brokerd_path.empty() ? default_brokerd_path() : options.brokerd_path;
-    server = SpawnedServer::create(binary, options.sync, options.brokerd_args, options.keep_data, error);
+    std::vector<std::string> brokerd_args = options.brokerd_args;
+    if (options.scenario == Scenario::kChurn && !names_setting(brokerd_args, "--max-consume-queues")) {
+      // One Consume names every queue of a round.
+      brokerd_args.push_back("--max-consume-queues=" + std::to_string(options.batch));
+    }
+    server = SpawnedServer::create(binary, options.sync, std::move(brokerd_args), options.keep_data, error);
     if (!server) return fail(error);
     if (!server->start(30, error)) return fail(error);
     endpoint = loopback_endpoint(server->port());
@@ -82,6 +97,7 @@ int main(int argc, char** argv) {
     case Scenario::kEndToEnd: report = run_e2e_scenario(ctx); break;
     case Scenario::kLatency: report = run_latency_scenario(ctx); break;
     case Scenario::kBacklog: report = run_backlog_scenario(ctx); break;
+    case Scenario::kChurn: report = run_churn_scenario(ctx); break;
   }
   progress.finish();
 

@@ -14,6 +14,7 @@ const char* scenario_name(Scenario scenario) {
     case Scenario::kEndToEnd: return "e2e";
     case Scenario::kLatency: return "latency";
     case Scenario::kBacklog: return "backlog";
+    case Scenario::kChurn: return "churn";
   }
   return "?";
 }
@@ -34,6 +35,15 @@ constexpr const char* kScenarioHelp =
     "  backlog  fill a queue with --tasks tasks (default 10,000,000), report disk and\n"
     "           RSS, drain it and show the drain rate per tenth of the backlog; with\n"
     "           --spawn, restart the server and time until a Ping succeeds.\n"
+    "  churn    queue-name churn: rounds of one EnqueueBatch of --batch tasks (default\n"
+    "           1000) to as many never-used queue names (result_ttl_ms 1), one worker\n"
+    "           consumes exactly those queues and completes them; --tasks names in all\n"
+    "           (default 1,000,000). Reads the server's RSS and queues known after each\n"
+    "           tenth and after the worker leaves; with --spawn, restarts the server on\n"
+    "           the same data and times it to its port file and first Ping, and reads\n"
+    "           the queues it loaded. A spawned server gets --max-consume-queues=BATCH\n"
+    "           unless given with --brokerd-arg; compare --brokerd-arg=--idle-queue-ttl-s=0\n"
+    "           and =2592000 (forgetting off).\n"
     "Every run is bounded by --max-seconds; a run cut short reports \"completed\": false\n"
     "and exits with status 3. Only loopback servers are accepted.";
 
@@ -46,10 +56,11 @@ int parse_options(int argc, char** argv, BenchOptions& options) {
   const std::map<std::string, Scenario> scenarios = {{"enqueue", Scenario::kEnqueue},
                                                      {"e2e", Scenario::kEndToEnd},
                                                      {"latency", Scenario::kLatency},
-                                                     {"backlog", Scenario::kBacklog}};
+                                                     {"backlog", Scenario::kBacklog},
+                                                     {"churn", Scenario::kChurn}};
   std::string scenario = "enqueue";
   app.add_option("--scenario", scenario, "What to run (see below)")
-      ->check(CLI::IsMember({"enqueue", "e2e", "latency", "backlog"}))
+      ->check(CLI::IsMember({"enqueue", "e2e", "latency", "backlog", "churn"}))
       ->capture_default_str();
 
   auto* server = app.add_option("--server", options.server,
@@ -74,7 +85,8 @@ int parse_options(int argc, char** argv, BenchOptions& options) {
   app.add_flag("--keep-data", options.keep_data, "Keep the spawned server's temporary dir")->needs(spawn);
 
   auto* tasks = app.add_option("--tasks", options.tasks,
-                               "Tasks to run (default 100000; latency 2000; backlog 10000000)")
+                               "Tasks to run (default 100000; latency 2000; backlog 10000000; churn: queue "
+                               "names, 1000000)")
                     ->check(CLI::Range(uint64_t{1}, uint64_t{1'000'000'000}));
   app.add_option("--producers", options.producers, "Producer connections")
       ->check(CLI::Range(1, 1024))
@@ -88,7 +100,8 @@ int parse_options(int argc, char** argv, BenchOptions& options) {
   app.add_option("--pipeline", options.pipeline, "Requests in flight per producer connection")
       ->check(CLI::Range(1, 100'000))
       ->capture_default_str();
-  app.add_option("--batch", options.batch, "Tasks per enqueue request (> 1 uses EnqueueBatch)")
+  auto* batch = app.add_option("--batch", options.batch,
+                               "Tasks per enqueue request (> 1 uses EnqueueBatch; churn: 1000 by default)")
       ->check(CLI::Range(1, 10'000))
       ->capture_default_str();
   app.add_option("--payload", options.payload, "Bytes of args_json per task")
@@ -114,7 +127,9 @@ int parse_options(int argc, char** argv, BenchOptions& options) {
   if (!options.tasks_given) {
     if (options.scenario == Scenario::kLatency) options.tasks = 2000;
     if (options.scenario == Scenario::kBacklog) options.tasks = 10'000'000;
+    if (options.scenario == Scenario::kChurn) options.tasks = 1'000'000;
   }
+  if (options.scenario == Scenario::kChurn && batch->count() == 0) options.batch = 1000;
   if (options.queue.empty()) {
     options.queue = std::string("bench-") + scenario_name(options.scenario) + "-" + std::to_string(getpid());
   }

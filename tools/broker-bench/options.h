@@ -8,9 +8,9 @@
 
 namespace broker_bench {
 
-enum class Scenario { kEnqueue, kEndToEnd, kLatency, kBacklog };
+enum class Scenario { kEnqueue, kEndToEnd, kLatency, kBacklog, kChurn };
 
-// "enqueue", "e2e", "latency", "backlog".
+// "enqueue", "e2e", "latency", "backlog", "churn".
 const char* scenario_name(Scenario scenario);
 
 struct BenchOptions {
@@ -23,13 +23,13 @@ struct BenchOptions {
   bool keep_data = false;                 // keep the spawned server's temporary dir
 
   Scenario scenario = Scenario::kEnqueue;
-  uint64_t tasks = 100'000;  // adjusted per scenario when not given (latency, backlog)
+  uint64_t tasks = 100'000;  // adjusted per scenario when not given (latency, backlog, churn)
   bool tasks_given = false;
   unsigned producers = 1;
   unsigned workers = 1;
   unsigned prefetch = 100;
   unsigned pipeline = 64;
-  unsigned batch = 1;
+  unsigned batch = 1;       // churn: 1000 when not given
   unsigned payload = 200;   // bytes of args_json per task
   std::string queue;        // empty: "bench-<scenario>-<pid>"
 

@@ -16,5 +16,8 @@ Report run_e2e_scenario(BenchContext& ctx);
 Report run_latency_scenario(BenchContext& ctx);
 // Fill, measure, drain by tenths, and (spawned) restart and time until a Ping succeeds.
 Report run_backlog_scenario(BenchContext& ctx);
+// Many queue names used once each: RSS and queues known by tenths, then (spawned) a
+// restart timed to the port file, with the queues loaded.
+Report run_churn_scenario(BenchContext& ctx);
 
 }  // namespace broker_bench
