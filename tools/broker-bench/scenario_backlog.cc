@@ -12,6 +12,7 @@
 #include "producer.h"
 #include "progress.h"
 #include "scenarios.h"
+#include "server_restart.h"
 #include "spawned_server.h"
 
 namespace broker_bench {
@@ -52,49 +53,17 @@ nlohmann::json snapshot(const BenchContext& ctx, const std::string& queue, std::
 // Stops the spawned server with SIGTERM, starts it again on the same data dir and waits
 // for a Ping to succeed.
 nlohmann::json restart(BenchContext& ctx, Report& report) {
-  SpawnedServer& server = *ctx.server;
-  report.server_reading = read_proc(server.pid());
-  nlohmann::json out = nlohmann::json::object();
-  std::string error;
-  const int64_t stop_start = now_ns();
-  const bool clean = server.stop(kStopTimeoutSeconds, error);
-  out["stop_seconds"] = round_to(seconds_between(stop_start, now_ns()), 4);
-  out["clean_exit"] = clean;
-  if (!clean) out["stop_error"] = error;
-
-  const int64_t start = now_ns();
-  if (!server.start(kRestartTimeoutSeconds, error)) {
-    out["error"] = error;
-    report.human_lines.push_back("restart: FAILED: " + error);
-    ++report.errors;
-    return out;
-  }
-  ctx.endpoint = loopback_endpoint(server.port());
-  bool serving = false;
-  const int64_t give_up = start + static_cast<int64_t>(kRestartTimeoutSeconds * 1e9);
-  while (now_ns() < give_up) {
-    if (ping_once(ctx.endpoint, 1000, error)) {
-      serving = true;
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  const double ready_seconds = seconds_between(start, now_ns());
-  out["serving"] = serving;
-  out["ready_seconds"] = round_to(ready_seconds, 4);
-  const ProcReading reading = read_proc(server.pid());
-  out["server_rss_bytes"] = reading.rss_bytes;
-  out["server_cpu_seconds"] = round_to(reading.cpu_seconds(), 2);
+  RestartTiming timing = restart_spawned_server(ctx, report, kStopTimeoutSeconds, kRestartTimeoutSeconds);
+  if (!ctx.server->running()) return timing.details;
+  const ProcReading reading = read_proc(ctx.server->pid());
+  timing.details["server_rss_bytes"] = reading.rss_bytes;
+  timing.details["server_cpu_seconds"] = round_to(reading.cpu_seconds(), 2);
   char text[200];
   std::snprintf(text, sizeof(text), "restart: SIGTERM -> exit %.3f s%s; start -> first Ping answered %.3f s%s; RSS %s",
-                out["stop_seconds"].get<double>(), clean ? "" : " (not clean)", ready_seconds,
-                serving ? "" : " (NEVER SERVED)", format_bytes(reading.rss_bytes).c_str());
+                timing.stop_seconds, timing.clean ? "" : " (not clean)", timing.ready_seconds,
+                timing.serving ? "" : " (NEVER SERVED)", format_bytes(reading.rss_bytes).c_str());
   report.human_lines.push_back(text);
-  if (!serving) {
-    out["error"] = error;
-    ++report.errors;
-  }
-  return out;
+  return timing.details;
 }
 
 }  // namespace

@@ -23,6 +23,7 @@
 #include "progress.h"
 #include "raw_connection.h"
 #include "scenarios.h"
+#include "server_restart.h"
 #include "spawned_server.h"
 #include "task_payload.h"
 
@@ -168,46 +169,17 @@ std::string mib(uint64_t bytes) {
 // SIGTERM, start on the same data dir, time to the port file and to the first Pong, and
 // read the queues the broker loaded.
 nlohmann::json restart(BenchContext& ctx, Report& report) {
-  SpawnedServer& server = *ctx.server;
-  report.server_reading = read_proc(server.pid());
-  nlohmann::json out = nlohmann::json::object();
-  std::string error;
-  const int64_t stop_start = now_ns();
-  const bool clean = server.stop(kStopTimeoutSeconds, error);
-  out["stop_seconds"] = round_to(seconds_between(stop_start, now_ns()), 4);
-  out["clean_exit"] = clean;
-  if (!clean) out["stop_error"] = error;
-
-  const int64_t start = now_ns();
-  if (!server.start(kRestartTimeoutSeconds, error)) {
-    out["error"] = error;
-    report.human_lines.push_back("restart: FAILED: " + error);
-    ++report.errors;
-    return out;
-  }
-  const double listening_seconds = seconds_between(start, now_ns());
-  ctx.endpoint = loopback_endpoint(server.port());
-  bool serving = false;
-  const int64_t give_up = start + static_cast<int64_t>(kRestartTimeoutSeconds * 1e9);
-  while (now_ns() < give_up) {
-    if (ping_once(ctx.endpoint, 1000, error)) {
-      serving = true;
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  const double ready_seconds = seconds_between(start, now_ns());
-  out["listening_seconds"] = round_to(listening_seconds, 4);
-  out["serving"] = serving;
-  out["ready_seconds"] = round_to(ready_seconds, 4);
-  std::string line;
+  RestartTiming timing = restart_spawned_server(ctx, report, kStopTimeoutSeconds, kRestartTimeoutSeconds);
+  if (!ctx.server->running()) return timing.details;
+  nlohmann::json out = std::move(timing.details);
   char text[200];
   std::snprintf(text, sizeof(text),
                 "restart: SIGTERM -> exit %.3f s%s; start -> port file %.3f s, -> first Ping answered %.3f s%s",
-                out["stop_seconds"].get<double>(), clean ? "" : " (not clean)", listening_seconds, ready_seconds,
-                serving ? "" : " (NEVER SERVED)");
-  line = text;
-  if (serving) {
+                timing.stop_seconds, timing.clean ? "" : " (not clean)", timing.listening_seconds,
+                timing.ready_seconds, timing.serving ? "" : " (NEVER SERVED)");
+  std::string line = text;
+  if (timing.serving) {
+    std::string error;
     auto reader = RawConnection::open(ctx.endpoint, "broker-bench-churn-reader", kSetupTimeoutMs, error);
     v1::ServerStats stats;
     if (reader && server_stats(*reader, stats, error)) {
@@ -218,9 +190,6 @@ nlohmann::json restart(BenchContext& ctx, Report& report) {
       out["error"] = error;
       ++report.errors;
     }
-  } else {
-    out["error"] = error;
-    ++report.errors;
   }
   report.human_lines.push_back(line);
   return out;
