@@ -2,7 +2,6 @@
 // server statistics) and event subscriptions.
 #include "handlers/error_mapping.h"
 #include "handlers/request_router.h"
-#include "net/session.h"
 
 namespace brokerd::server {
 
@@ -23,7 +22,7 @@ Result<size_t> RequestRouter::list_limit(uint32_t requested, size_t fallback) co
   return static_cast<size_t>(requested);
 }
 
-void RequestRouter::on_revoke(Session& session, v1::Envelope& request) {
+void RequestRouter::on_revoke(ClientSession& session, v1::Envelope& request) {
   uint64_t ticket = 0;
   Result<RevokeOutcome> outcome = engine_.revoke(request.revoke().id(), ticket);
   if (!outcome.ok()) return reply_status(session, request.id(), outcome.status());
@@ -34,7 +33,7 @@ void RequestRouter::on_revoke(Session& session, v1::Envelope& request) {
   session.reply_after_flush(ticket, reply);
 }
 
-void RequestRouter::on_purge(Session& session, v1::Envelope& request) {
+void RequestRouter::on_purge(ClientSession& session, v1::Envelope& request) {
   Result<size_t> limit = list_limit(request.purge().limit(), kDefaultBulkLimit);
   if (!limit.ok()) return reply_status(session, request.id(), limit.status());
   uint64_t ticket = 0;
@@ -47,7 +46,7 @@ void RequestRouter::on_purge(Session& session, v1::Envelope& request) {
   session.reply_after_flush(ticket, reply);
 }
 
-void RequestRouter::on_list_dead(Session& session, v1::Envelope& request) {
+void RequestRouter::on_list_dead(ClientSession& session, v1::Envelope& request) {
   Result<size_t> limit = list_limit(request.list_dead().limit(), kDefaultListLimit);
   if (!limit.ok()) return reply_status(session, request.id(), limit.status());
   uint64_t ticket = 0;
@@ -62,7 +61,7 @@ void RequestRouter::on_list_dead(Session& session, v1::Envelope& request) {
 
 namespace {
 template <typename Request, typename Operation>
-void dead_operation(Session& session, uint64_t request_id, const Request& body, Result<size_t> limit,
+void dead_operation(ClientSession& session, uint64_t request_id, const Request& body, Result<size_t> limit,
                     Operation operation) {
   auto fail = [&](const Status& status) { session.fail_request(request_id, to_wire_error(status.code()), status.message()); };
   if (!limit.ok()) return fail(limit.status());
@@ -80,19 +79,19 @@ void dead_operation(Session& session, uint64_t request_id, const Request& body, 
 }
 }  // namespace
 
-void RequestRouter::on_dead_requeue(Session& session, v1::Envelope& request) {
+void RequestRouter::on_dead_requeue(ClientSession& session, v1::Envelope& request) {
   const v1::DeadRequeue& body = request.dead_requeue();
   dead_operation(session, request.id(), body, list_limit(body.limit(), kDefaultBulkLimit),
                  [this](auto&&... args) { return engine_.dead_requeue(args...); });
 }
 
-void RequestRouter::on_dead_delete(Session& session, v1::Envelope& request) {
+void RequestRouter::on_dead_delete(ClientSession& session, v1::Envelope& request) {
   const v1::DeadDelete& body = request.dead_delete();
   dead_operation(session, request.id(), body, list_limit(body.limit(), kDefaultBulkLimit),
                  [this](auto&&... args) { return engine_.dead_delete(args...); });
 }
 
-void RequestRouter::on_list_tasks(Session& session, v1::Envelope& request) {
+void RequestRouter::on_list_tasks(ClientSession& session, v1::Envelope& request) {
   const v1::ListTasks& body = request.list_tasks();
   Result<size_t> limit = list_limit(body.limit(), kDefaultListLimit);
   if (!limit.ok()) return reply_status(session, request.id(), limit.status());
@@ -110,7 +109,7 @@ void RequestRouter::on_list_tasks(Session& session, v1::Envelope& request) {
   session.reply_after_flush(ticket, reply);  // never a state a crash could take back
 }
 
-void RequestRouter::on_get_workers(Session& session, v1::Envelope& request) {
+void RequestRouter::on_get_workers(ClientSession& session, v1::Envelope& request) {
   v1::Envelope reply;
   reply.set_id(request.id());
   v1::WorkersReply* workers = reply.mutable_workers();  // set even when nobody consumes
@@ -118,7 +117,7 @@ void RequestRouter::on_get_workers(Session& session, v1::Envelope& request) {
   session.send(reply);
 }
 
-void RequestRouter::on_get_server_stats(Session& session, v1::Envelope& request) {
+void RequestRouter::on_get_server_stats(ClientSession& session, v1::Envelope& request) {
   v1::Envelope reply;
   reply.set_id(request.id());
   v1::ServerStats* stats = reply.mutable_server_stats();
@@ -145,7 +144,7 @@ void RequestRouter::on_get_server_stats(Session& session, v1::Envelope& request)
   session.send(reply);
 }
 
-void RequestRouter::on_subscribe(Session& session, v1::Envelope& request) {
+void RequestRouter::on_subscribe(ClientSession& session, v1::Envelope& request) {
   // The filter is held for the connection's life: bounded like a Consume's queues.
   if (static_cast<size_t>(request.subscribe().queues_size()) > options_.max_subscribe_queues) {
     return reply_status(session, request.id(),

@@ -5,7 +5,6 @@
 #include "frame_codec.h"
 #include "handlers/error_mapping.h"
 #include "logging/log_throttle.h"
-#include "net/session.h"
 
 namespace brokerd::server {
 
@@ -32,7 +31,7 @@ RequestRouter::RequestRouter(Engine& engine, RouterOptions options) : engine_(en
   table_[v1::Envelope::kSubscribe] = &RequestRouter::on_subscribe;
 }
 
-void RequestRouter::handle(Session& session, v1::Envelope& request) {
+void RequestRouter::handle(ClientSession& session, v1::Envelope& request) {
   const auto kind = static_cast<size_t>(request.body_case());
   const bool is_hello = request.body_case() == v1::Envelope::kHello;
   if (!session.greeted() && !is_hello) {
@@ -57,11 +56,11 @@ void RequestRouter::handle(Session& session, v1::Envelope& request) {
   (this->*handler)(session, request);
 }
 
-void RequestRouter::reply_status(Session& session, uint64_t request_id, const Status& status) {
+void RequestRouter::reply_status(ClientSession& session, uint64_t request_id, const Status& status) {
   session.fail_request(request_id, to_wire_error(status.code()), status.message());
 }
 
-void RequestRouter::deny(Session& session, const v1::Envelope& request, const std::string& why) {
+void RequestRouter::deny(ClientSession& session, const v1::Envelope& request, const std::string& why) {
   const std::string kind = v1::Envelope::descriptor()->FindFieldByNumber(request.body_case()) != nullptr
                                ? v1::Envelope::descriptor()->FindFieldByNumber(request.body_case())->name()
                                : std::to_string(request.body_case());
@@ -76,12 +75,12 @@ void RequestRouter::deny(Session& session, const v1::Envelope& request, const st
   session.fail_request(request.id(), v1::PERMISSION_DENIED, kind + " denied: " + why);
 }
 
-std::string_view RequestRouter::required_owner(const Session& session) {
+std::string_view RequestRouter::required_owner(const ClientSession& session) {
   return session.principal().role == Role::kProducer ? std::string_view(session.principal().name)
                                                      : std::string_view();
 }
 
-void RequestRouter::on_hello(Session& session, v1::Envelope& request) {
+void RequestRouter::on_hello(ClientSession& session, v1::Envelope& request) {
   const v1::Hello& hello = request.hello();
   Principal principal{"anonymous", Role::kAdmin};
   if (!options_.tokens.empty()) {
@@ -126,14 +125,14 @@ void RequestRouter::on_hello(Session& session, v1::Envelope& request) {
   session.send(reply);
 }
 
-void RequestRouter::on_ping(Session& session, v1::Envelope& request) {
+void RequestRouter::on_ping(ClientSession& session, v1::Envelope& request) {
   v1::Envelope reply;
   reply.set_id(request.id());
   reply.mutable_pong()->set_payload(request.ping().payload());
   session.send(reply);
 }
 
-void RequestRouter::stamp_owner(const Session& session, v1::TaskSpec& spec) const {
+void RequestRouter::stamp_owner(const ClientSession& session, v1::TaskSpec& spec) const {
   if (options_.tokens.empty()) {
     spec.clear_owner();
   } else {
@@ -141,7 +140,7 @@ void RequestRouter::stamp_owner(const Session& session, v1::TaskSpec& spec) cons
   }
 }
 
-void RequestRouter::on_enqueue(Session& session, v1::Envelope& request) {
+void RequestRouter::on_enqueue(ClientSession& session, v1::Envelope& request) {
   stamp_owner(session, *request.mutable_enqueue()->mutable_task());
   uint64_t ticket = 0;
   Result<EnqueueOutcome> outcome = engine_.enqueue(request.enqueue().task(), ticket);
@@ -155,7 +154,7 @@ void RequestRouter::on_enqueue(Session& session, v1::Envelope& request) {
   session.reply_after_flush(ticket, reply);
 }
 
-void RequestRouter::on_enqueue_batch(Session& session, v1::Envelope& request) {
+void RequestRouter::on_enqueue_batch(ClientSession& session, v1::Envelope& request) {
   const auto& tasks = request.enqueue_batch().tasks();
   if (tasks.empty() || static_cast<size_t>(tasks.size()) > options_.max_batch_tasks) {
     return reply_status(session, request.id(),
@@ -183,11 +182,11 @@ void RequestRouter::on_enqueue_batch(Session& session, v1::Envelope& request) {
   session.reply_after_flush(ticket, reply);
 }
 
-void RequestRouter::on_consume(Session& session, v1::Envelope& request) {
+void RequestRouter::on_consume(ClientSession& session, v1::Envelope& request) {
   const v1::Consume& consume = request.consume();
   if (session.consumer_id() == 0) {
     session.set_consumer_id(
-        engine_.register_consumer(std::static_pointer_cast<DeliverySink>(session.shared_from_this()),
+        engine_.register_consumer(session.delivery_sink(),
                                   session.identity()));
   }
   std::vector<std::string> queues(consume.queues().begin(), consume.queues().end());
@@ -199,7 +198,7 @@ void RequestRouter::on_consume(Session& session, v1::Envelope& request) {
   session.send(reply);
 }
 
-void RequestRouter::on_complete(Session& session, v1::Envelope& request) {
+void RequestRouter::on_complete(ClientSession& session, v1::Envelope& request) {
   uint64_t ticket = 0;
   Result<v1::TaskState> state = engine_.complete(session.consumer_id(), request.complete(), ticket);
   if (!state.ok()) return reply_status(session, request.id(), state.status());
@@ -209,7 +208,7 @@ void RequestRouter::on_complete(Session& session, v1::Envelope& request) {
   session.reply_after_flush(ticket, reply);
 }
 
-void RequestRouter::on_release(Session& session, v1::Envelope& request) {
+void RequestRouter::on_release(ClientSession& session, v1::Envelope& request) {
   uint64_t ticket = 0;
   Result<v1::TaskState> state = engine_.release(session.consumer_id(), request.release(), ticket);
   if (!state.ok()) return reply_status(session, request.id(), state.status());
@@ -219,7 +218,7 @@ void RequestRouter::on_release(Session& session, v1::Envelope& request) {
   session.reply_after_flush(ticket, reply);
 }
 
-void RequestRouter::on_heartbeat(Session& session, v1::Envelope& request) {
+void RequestRouter::on_heartbeat(ClientSession& session, v1::Envelope& request) {
   const auto& ids = request.heartbeat().task_ids();
   Result<HeartbeatOutcome> outcome =
       engine_.heartbeat(session.consumer_id(), std::vector<std::string>(ids.begin(), ids.end()));
@@ -232,7 +231,7 @@ void RequestRouter::on_heartbeat(Session& session, v1::Envelope& request) {
   session.send(reply);
 }
 
-void RequestRouter::on_get_task(Session& session, v1::Envelope& request) {
+void RequestRouter::on_get_task(ClientSession& session, v1::Envelope& request) {
   uint64_t ticket = 0;
   Result<v1::TaskRecord> task = engine_.get_task(request.get_task().id(), ticket, required_owner(session));
   if (!task.ok()) return reply_status(session, request.id(), task.status());
@@ -242,7 +241,7 @@ void RequestRouter::on_get_task(Session& session, v1::Envelope& request) {
   session.reply_after_flush(ticket, reply);
 }
 
-void RequestRouter::on_wait_result(Session& session, v1::Envelope& request) {
+void RequestRouter::on_wait_result(ClientSession& session, v1::Envelope& request) {
   const uint64_t request_id = request.id();
   if (session.outstanding_waits() >= options_.max_waits_per_connection) {
     return reply_status(session, request_id,
@@ -252,7 +251,7 @@ void RequestRouter::on_wait_result(Session& session, v1::Envelope& request) {
   }
   int64_t timeout_ms = request.wait_result().timeout_ms();
   if (timeout_ms <= 0 || timeout_ms > options_.max_wait_ms) timeout_ms = options_.max_wait_ms;
-  auto self = std::static_pointer_cast<Session>(session.shared_from_this());
+  std::shared_ptr<ClientSession> self = session.shared_session();
   WaiterId waiter_id = 0;
   uint64_t ticket = 0;
   // The waiter may fire on another thread before wait_result() returns its id, so the id
@@ -281,7 +280,7 @@ void RequestRouter::on_wait_result(Session& session, v1::Envelope& request) {
   session.track_wait(waiter_id, request_id, timeout_ms);
 }
 
-void RequestRouter::on_queue_stats(Session& session, v1::Envelope& request) {
+void RequestRouter::on_queue_stats(ClientSession& session, v1::Envelope& request) {
   const auto& names = request.get_queue_stats().queues();
   v1::Envelope reply;
   reply.set_id(request.id());

@@ -12,11 +12,11 @@
 #include "auth/token_store.h"
 #include "broker.pb.h"
 #include "engine/engine.h"
+#include "handlers/client_session.h"
 
 namespace brokerd::server {
 
 class Committer;
-class Session;
 
 struct RouterOptions {
   std::string server_version;
@@ -39,42 +39,42 @@ class RequestRouter {
  public:
   RequestRouter(Engine& engine, RouterOptions options);
 
-  void handle(Session& session, v1::Envelope& request);
+  void handle(ClientSession& session, v1::Envelope& request);
 
  private:
-  using Handler = void (RequestRouter::*)(Session&, v1::Envelope&);
+  using Handler = void (RequestRouter::*)(ClientSession&, v1::Envelope&);
 
-  void on_hello(Session& session, v1::Envelope& request);
-  void on_ping(Session& session, v1::Envelope& request);
-  void on_enqueue(Session& session, v1::Envelope& request);
-  void on_enqueue_batch(Session& session, v1::Envelope& request);
-  void on_consume(Session& session, v1::Envelope& request);
-  void on_complete(Session& session, v1::Envelope& request);
-  void on_heartbeat(Session& session, v1::Envelope& request);
-  void on_release(Session& session, v1::Envelope& request);
-  void on_get_task(Session& session, v1::Envelope& request);
-  void on_wait_result(Session& session, v1::Envelope& request);
-  void on_queue_stats(Session& session, v1::Envelope& request);
+  void on_hello(ClientSession& session, v1::Envelope& request);
+  void on_ping(ClientSession& session, v1::Envelope& request);
+  void on_enqueue(ClientSession& session, v1::Envelope& request);
+  void on_enqueue_batch(ClientSession& session, v1::Envelope& request);
+  void on_consume(ClientSession& session, v1::Envelope& request);
+  void on_complete(ClientSession& session, v1::Envelope& request);
+  void on_heartbeat(ClientSession& session, v1::Envelope& request);
+  void on_release(ClientSession& session, v1::Envelope& request);
+  void on_get_task(ClientSession& session, v1::Envelope& request);
+  void on_wait_result(ClientSession& session, v1::Envelope& request);
+  void on_queue_stats(ClientSession& session, v1::Envelope& request);
   // Operators (operator_handlers.cc).
-  void on_revoke(Session& session, v1::Envelope& request);
-  void on_purge(Session& session, v1::Envelope& request);
-  void on_list_dead(Session& session, v1::Envelope& request);
-  void on_dead_requeue(Session& session, v1::Envelope& request);
-  void on_dead_delete(Session& session, v1::Envelope& request);
-  void on_list_tasks(Session& session, v1::Envelope& request);
-  void on_get_workers(Session& session, v1::Envelope& request);
-  void on_get_server_stats(Session& session, v1::Envelope& request);
-  void on_subscribe(Session& session, v1::Envelope& request);
+  void on_revoke(ClientSession& session, v1::Envelope& request);
+  void on_purge(ClientSession& session, v1::Envelope& request);
+  void on_list_dead(ClientSession& session, v1::Envelope& request);
+  void on_dead_requeue(ClientSession& session, v1::Envelope& request);
+  void on_dead_delete(ClientSession& session, v1::Envelope& request);
+  void on_list_tasks(ClientSession& session, v1::Envelope& request);
+  void on_get_workers(ClientSession& session, v1::Envelope& request);
+  void on_get_server_stats(ClientSession& session, v1::Envelope& request);
+  void on_subscribe(ClientSession& session, v1::Envelope& request);
   // A list limit from the wire: 0 means `fallback`, anything above the cap is refused.
   Result<size_t> list_limit(uint32_t requested, size_t fallback) const;
 
-  static void reply_status(Session& session, uint64_t request_id, const Status& status);
+  static void reply_status(ClientSession& session, uint64_t request_id, const Status& status);
   // PERMISSION_DENIED for a request outside the session's role, logged.
-  static void deny(Session& session, const v1::Envelope& request, const std::string& why);
+  static void deny(ClientSession& session, const v1::Envelope& request, const std::string& why);
   // Producers may only read the tasks they enqueued: their token's name, else empty.
-  static std::string_view required_owner(const Session& session);
+  static std::string_view required_owner(const ClientSession& session);
   // Records who enqueued the task (authentication on) or clears a client-sent owner.
-  void stamp_owner(const Session& session, v1::TaskSpec& spec) const;
+  void stamp_owner(const ClientSession& session, v1::TaskSpec& spec) const;
 
   Engine& engine_;
   const RouterOptions options_;

@@ -35,6 +35,7 @@
 #include "auth/token_store.h"
 #include "engine/engine.h"
 #include "events/event_hub.h"
+#include "handlers/client_session.h"
 #include "frame_codec.h"
 #include "stream_transport.h"
 
@@ -64,7 +65,10 @@ struct SessionContext {
   asio::ssl::context* tls = nullptr;  // set: every connection speaks TLS
 };
 
-class Session final : public std::enable_shared_from_this<Session>, public DeliverySink, public EventSubscriber {
+class Session final : public std::enable_shared_from_this<Session>,
+                      public ClientSession,
+                      public DeliverySink,
+                      public EventSubscriber {
  public:
   Session(wire::Transport transport, SessionContext& context, uint64_t session_id);
   ~Session() override;
@@ -74,10 +78,10 @@ class Session final : public std::enable_shared_from_this<Session>, public Deliv
   void close();
 
   // ---- any thread ---------------------------------------------------------------------
-  void send(const v1::Envelope& message);
+  void send(const v1::Envelope& message) override;
   // Sends `message` once `ticket` is durable; if the sync fails, an INTERNAL error
   // answers request `message.id()` instead.
-  void send_when_durable(uint64_t ticket, const v1::Envelope& message);
+  void send_when_durable(uint64_t ticket, const v1::Envelope& message) override;
   void send_error(uint64_t request_id, v1::ErrorCode code, const std::string& text);
   void deliver(v1::Delivery delivery) override;
   void revoked(const std::string& task_id, uint64_t lease_id) override;
@@ -87,33 +91,35 @@ class Session final : public std::enable_shared_from_this<Session>, public Deliv
   // ---- strand only (the router) ---------------------------------------------------
   // Holds a reply until the engine has written this read's changes (one write for all
   // requests of the read), then sends it once `ticket` is durable.
-  void reply_after_flush(uint64_t ticket, const v1::Envelope& message);
+  void reply_after_flush(uint64_t ticket, const v1::Envelope& message) override;
   // Sends the error and, for protocol errors, closes after it is written.
-  void fail_request(uint64_t request_id, v1::ErrorCode code, const std::string& text);
+  void fail_request(uint64_t request_id, v1::ErrorCode code, const std::string& text) override;
   // Sends the error and closes after it is written, whatever the code.
-  void reject_and_close(uint64_t request_id, v1::ErrorCode code, const std::string& text);
-  bool greeted() const { return greeted_; }
-  void set_greeted(std::string client_name, std::string host, uint32_t pid, Principal principal);
-  const std::string& client_name() const { return client_name_; }
+  void reject_and_close(uint64_t request_id, v1::ErrorCode code, const std::string& text) override;
+  bool greeted() const override { return greeted_; }
+  void set_greeted(std::string client_name, std::string host, uint32_t pid, Principal principal) override;
+  const std::string& client_name() const override { return client_name_; }
   // Who authenticated (admin "anonymous" when authentication is off). Valid once greeted.
-  const Principal& principal() const { return principal_; }
-  const std::string& peer() const { return peer_; }
+  const Principal& principal() const override { return principal_; }
+  const std::string& peer() const override { return peer_; }
   // WaitResult requests of this connection still waiting for their task.
-  size_t outstanding_waits() const { return waits_.size(); }
+  size_t outstanding_waits() const override { return waits_.size(); }
   // Counts a PERMISSION_DENIED answer; returns how many this connection has had.
-  uint64_t count_denied() { return ++denied_requests_; }
-  ConsumerIdentity identity() const { return {client_name_, client_host_, client_pid_, std::to_string(session_id_)}; }
+  uint64_t count_denied() override { return ++denied_requests_; }
+  ConsumerIdentity identity() const override { return {client_name_, client_host_, client_pid_, std::to_string(session_id_)}; }
   // Turns the connection into an event stream (a second call changes the queues).
-  void subscribe_events(std::vector<std::string> queues);
-  uint64_t id() const { return session_id_; }
-  ConsumerId consumer_id() const { return consumer_id_; }
-  void set_consumer_id(ConsumerId id) { consumer_id_ = id; }
+  void subscribe_events(std::vector<std::string> queues) override;
+  uint64_t id() const override { return session_id_; }
+  ConsumerId consumer_id() const override { return consumer_id_; }
+  void set_consumer_id(ConsumerId id) override { consumer_id_ = id; }
+  std::shared_ptr<DeliverySink> delivery_sink() override { return shared_from_this(); }
+  std::shared_ptr<ClientSession> shared_session() override { return shared_from_this(); }
   // Arms a deadline for an engine waiter; on expiry the waiter is cancelled and
   // TIMEOUT answers `request_id`.
-  void track_wait(WaiterId waiter, uint64_t request_id, int64_t timeout_ms);
+  void track_wait(WaiterId waiter, uint64_t request_id, int64_t timeout_ms) override;
   // Called (any thread) when a waiter has fired, to drop its deadline. The id is read on
   // the strand, where the router has stored it by then.
-  void wait_finished(std::shared_ptr<const WaiterId> waiter);
+  void wait_finished(std::shared_ptr<const WaiterId> waiter) override;
 
  private:
   void read_more();
