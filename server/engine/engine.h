@@ -433,7 +433,7 @@ class Engine {
   std::set<std::pair<int64_t, std::string>> lease_deadlines_;  // steady clock
   Status last_read_error_;
   int64_t last_read_error_at_ = 0;  // steady clock
-  std::set<std::string> idle_candidates_;  // queues whose counters changed since the last forget
+  std::set<std::string> idle_candidates_;  // queues that may have become idle since the last forget
   std::set<std::pair<int64_t, std::string>> idle_queues_;  // (idle_since, name), oldest first
   bool shutting_down_ = false;
   std::string delayed_scan_from_;

@@ -93,8 +93,9 @@ Status Engine::write_pending() {
     return degraded_;
   }
   for (const std::string& name : op_dirty_queues_) {
-    batch_->put(Family::kMeta, keys::queue_counters_key(name), queue_state(name).counters.SerializeAsString());
-    idle_candidates_.insert(name);
+    const QueueState& queue = queue_state(name);
+    batch_->put(Family::kMeta, keys::queue_counters_key(name), queue.counters.SerializeAsString());
+    if (queue_is_idle(queue)) idle_candidates_.insert(name);  // a busy queue costs nothing more here
   }
   if (seq_dirty_) batch_->put(Family::kMeta, keys::kNextSeq, keys::encode_be64(seq_limit_));
   seq_dirty_ = false;
