@@ -32,18 +32,24 @@ class RecordingSubscriber : public EventSubscriber {
   std::vector<v1::Event> events;
 };
 
+// A RocksDB store with small caches, for engine tests.
+inline std::unique_ptr<RocksStorage> open_test_store(const std::string& path) {
+  RocksStorageOptions options;
+  options.path = path;
+  options.block_cache_bytes = 8 << 20;
+  options.write_buffer_bytes = 4 << 20;
+  auto opened = RocksStorage::open(options);
+  EXPECT_TRUE(opened.ok()) << opened.status().message();
+  return opened.ok() ? std::move(opened.value()) : nullptr;
+}
+
 class EngineTest : public ::testing::Test {
  protected:
   void SetUp() override { open(); }
 
   void open(size_t window = 4096) {
-    RocksStorageOptions options;
-    options.path = dir_.file("db");
-    options.block_cache_bytes = 8 << 20;
-    options.write_buffer_bytes = 4 << 20;
-    auto opened = RocksStorage::open(options);
-    ASSERT_TRUE(opened.ok()) << opened.status().message();
-    storage_ = std::move(opened.value());
+    storage_ = open_test_store(dir_.file("db"));
+    ASSERT_NE(storage_, nullptr);
     EngineOptions engine_options = options_;
     engine_options.ready_window = window;
     engine_ = std::make_unique<Engine>(*storage_, clock_, engine_options);

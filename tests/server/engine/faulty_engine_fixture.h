@@ -8,6 +8,7 @@
 #include "server/storage/faulty_storage.h"
 #include "storage/rocks_storage.h"
 #include "support/temp_dir.h"
+#include "engine_fixture.h"
 
 namespace brokerd::server {
 
@@ -16,13 +17,8 @@ class FaultyEngineTest : public ::testing::Test {
   void SetUp() override { open(); }
 
   void open() {
-    RocksStorageOptions options;
-    options.path = dir_.file("db");
-    options.block_cache_bytes = 8 << 20;
-    options.write_buffer_bytes = 4 << 20;
-    auto opened = RocksStorage::open(options);
-    ASSERT_TRUE(opened.ok()) << opened.status().message();
-    rocks_ = std::move(opened.value());
+    rocks_ = open_test_store(dir_.file("db"));
+    ASSERT_NE(rocks_, nullptr);
     storage_ = std::make_unique<FaultyStorage>(*rocks_);
     engine_ = std::make_unique<Engine>(*storage_, clock_, EngineOptions{});
     ASSERT_TRUE(engine_->open().ok());
