@@ -275,19 +275,17 @@ std::optional<std::string> Engine::lose_lease(const std::string& task_id, LeaseL
   Result<v1::TaskRecord> loaded = load_task(task_id);
   const std::string ready_key = release_lease(task_id);
   ++totals_.requeued_total;
-  if (!loaded.ok() || loaded->state() != v1::STARTED) {
+  if (!loaded.ok()) {
     // Unreadable now: the stored record is still QUEUED with its ready key, so putting
     // the key back in the window makes it ready again, as recovery would.
-    if (!loaded.ok()) note_read_error("task " + task_id, loaded.status());
-    if (!loaded.ok() || loaded->state() == v1::QUEUED) {
-      const std::string queue_name = keys::ready_key_queue(ready_key);
-      QueueState& queue = queue_state(queue_name);
-      queue.window.on_insert(ready_key, task_id);
-      count_transition(queue.counters, v1::STARTED, v1::QUEUED);
-      return queue_name;
-    }
-    return std::nullopt;
+    note_read_error("task " + task_id, loaded.status());
+    const std::string queue_name = keys::ready_key_queue(ready_key);
+    QueueState& queue = queue_state(queue_name);
+    queue.window.on_insert(ready_key, task_id);
+    count_transition(queue.counters, v1::STARTED, v1::QUEUED);
+    return queue_name;
   }
+  if (loaded->state() != v1::STARTED) return std::nullopt;  // not while a lease lies over it
   v1::TaskRecord& task = loaded.value();
   QueueState& queue = queue_state(task.queue());
   const int64_t now = clock_.now_ms();
